@@ -1,0 +1,330 @@
+"""Assembly of the optional content features of tracks into feature blocks.
+
+Every feature is optional. A block stores a `[n_tracks, dim]` float32 array,
+zero where the feature is absent, and a `[n_tracks]` presence mask, so the
+model sees missingness explicitly:
+
+- `audio`: the tagger embedding followed by the mood and genre probabilities,
+  read from the batch-tagging Parquet table;
+- `artist`: the normalised mean space vector of the artist's warm tracks
+  (for a warm track itself, the mean of the artist's *other* warm tracks, so
+  training never sees its own target);
+- `usage`: the fold-in vector of the track's first playlists;
+- `descriptors`: numeric metadata such as valence and arousal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from moodflow.coldstart.errors import AmbiguousArtistError, ColdStartError, EmbeddingSizeError
+from moodflow.coldstart.foldin import fold_in
+
+logger = logging.getLogger(__name__)
+
+BLOCK_NAMES = ("audio", "artist", "usage", "descriptors")
+# Blocks whose values are unit vectors of the music space itself.
+SPACE_BLOCKS = ("artist", "usage")
+AMBIGUOUS_ARTIST_POLICIES = ("skip", "error")
+
+
+@dataclass
+class FeatureBlock:
+    """One optional feature for a list of tracks: values `[n, dim]` and presence `[n]`."""
+
+    values: np.ndarray
+    present: np.ndarray
+
+    @property
+    def dim(self) -> int:
+        return int(self.values.shape[1])
+
+
+@dataclass
+class FeatureTable:
+    """The feature blocks of a list of tracks, with a note per track on skipped features."""
+
+    track_ids: np.ndarray
+    blocks: dict[str, FeatureBlock]
+    notes: list[list[str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.notes:
+            self.notes = [[] for _ in range(len(self.track_ids))]
+
+    def __len__(self) -> int:
+        return len(self.track_ids)
+
+    def features_used(self, index: int) -> str:
+        """Return the present blocks of track `index` joined by '+', e.g. 'artist+usage'."""
+        return "+".join(name for name in BLOCK_NAMES if name in self.blocks and self.blocks[name].present[index])
+
+    def select(self, names: Sequence[str]) -> FeatureTable:
+        """Return a copy in which only the blocks in `names` count as present."""
+        blocks = {}
+        for name, block in self.blocks.items():
+            present = block.present if name in names else np.zeros_like(block.present)
+            blocks[name] = FeatureBlock(block.values, present)
+        return FeatureTable(self.track_ids, blocks, [list(note) for note in self.notes])
+
+
+def absent_block(n_tracks: int, dim: int) -> FeatureBlock:
+    """Return a block of `dim` columns in which no track has the feature."""
+    return FeatureBlock(np.zeros((n_tracks, dim), dtype=np.float32), np.zeros(n_tracks, dtype=bool))
+
+
+def concat_tables(tables: Sequence[FeatureTable]) -> FeatureTable:
+    """Stack tables with the same blocks row-wise."""
+    names = list(tables[0].blocks)
+    blocks = {
+        name: FeatureBlock(
+            np.concatenate([table.blocks[name].values for table in tables]),
+            np.concatenate([table.blocks[name].present for table in tables]),
+        )
+        for name in names
+    }
+    track_ids = np.concatenate([table.track_ids for table in tables])
+    notes = [note for table in tables for note in table.notes]
+    return FeatureTable(track_ids, blocks, notes)
+
+
+# --- audio -----------------------------------------------------------------------------------
+
+
+def audio_columns(tags: pd.DataFrame) -> list[str]:
+    """Return the mood and genre probability columns of a tagging table, in table order."""
+    return [column for column in tags.columns if column.startswith(("mood_", "genre_"))]
+
+
+def audio_block(
+    track_ids: Sequence[str],
+    tags: pd.DataFrame | None,
+    *,
+    source: str,
+    embedding_dim: int | None = None,
+    label_columns: Sequence[str] | None = None,
+) -> FeatureBlock:
+    """Build the audio block from a tagging table (`track_id`, `embedding`, `mood_*`, `genre_*`).
+
+    `embedding_dim` and `label_columns` fix the layout the model was trained
+    on; a table whose embedding length differs raises `EmbeddingSizeError`
+    naming `source`. Tracks absent from the table have no audio feature.
+    """
+    if tags is None:
+        if embedding_dim is None or label_columns is None:
+            raise ColdStartError("audio_block needs a tagging table or the trained layout")
+        return absent_block(len(track_ids), embedding_dim + len(label_columns))
+
+    embeddings = [np.asarray(value, dtype=np.float32) for value in tags["embedding"]]
+    sizes = sorted({len(value) for value in embeddings})
+    found = sizes[0] if sizes else 0
+    if len(sizes) > 1:
+        raise ColdStartError(f"embeddings in {source} have different lengths {sizes}; re-tag the tracks")
+    if embedding_dim is not None and sizes and found != embedding_dim:
+        raise EmbeddingSizeError(source, embedding_dim, found)
+    embedding_dim = found if embedding_dim is None else embedding_dim
+
+    label_columns = audio_columns(tags) if label_columns is None else list(label_columns)
+    missing = [column for column in label_columns if column not in tags.columns]
+    if missing:
+        raise ColdStartError(
+            f"tagging table {source} lacks the label column(s) {missing} the model was trained "
+            f"with; tag the releases with the same tagger bundle"
+        )
+
+    matrix = np.zeros((len(tags), embedding_dim + len(label_columns)), dtype=np.float32)
+    if len(tags):
+        matrix[:, :embedding_dim] = np.stack(embeddings)
+        matrix[:, embedding_dim:] = tags[label_columns].to_numpy(dtype=np.float32)
+    row_of = {str(track_id): row for row, track_id in enumerate(tags["track_id"])}
+    return _gather(track_ids, row_of, matrix)
+
+
+# --- descriptors -----------------------------------------------------------------------------
+
+
+def descriptor_block(track_ids: Sequence[str], metadata: pd.DataFrame | None, columns: Sequence[str]) -> FeatureBlock:
+    """Build the descriptor block from numeric metadata columns; a row with any NaN is absent."""
+    if metadata is None or not columns:
+        return absent_block(len(track_ids), len(columns))
+    missing = [column for column in columns if column not in metadata.columns]
+    if missing:
+        raise ColdStartError(
+            f"metadata table lacks descriptor column(s) {missing}; found {list(metadata.columns)}"
+        )
+    matrix = metadata[list(columns)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float32)
+    row_of = {str(track_id): row for row, track_id in enumerate(metadata["track_id"])}
+    block = _gather(track_ids, row_of, matrix)
+    block.present &= np.isfinite(block.values).all(axis=1)
+    block.values[~block.present] = 0.0
+    return block
+
+
+def _gather(track_ids: Sequence[str], row_of: Mapping[str, int], matrix: np.ndarray) -> FeatureBlock:
+    block = absent_block(len(track_ids), matrix.shape[1])
+    for index, track_id in enumerate(track_ids):
+        row = row_of.get(str(track_id))
+        if row is not None:
+            block.values[index] = matrix[row]
+            block.present[index] = True
+    return block
+
+
+# --- artist ----------------------------------------------------------------------------------
+
+
+def normalize_artist_name(name: str) -> str:
+    """Fold case and whitespace so that 'The  Beatles' and 'the beatles' match."""
+    return " ".join(str(name).casefold().split())
+
+
+class ArtistCatalogue:
+    """Artist vectors from the warm tracks of a space.
+
+    An artist is identified by `artist_id` when the metadata has that column,
+    otherwise by its normalised name. A name that maps to several artist ids
+    is ambiguous: by default (`on_ambiguous="skip"`) the track gets no artist
+    feature and a note saying why; `on_ambiguous="error"` raises
+    `AmbiguousArtistError`.
+    """
+
+    def __init__(self, space, metadata: pd.DataFrame, on_ambiguous: str = "skip") -> None:
+        if on_ambiguous not in AMBIGUOUS_ARTIST_POLICIES:
+            raise ColdStartError(
+                f"invalid on_ambiguous_artist {on_ambiguous!r}; use one of {AMBIGUOUS_ARTIST_POLICIES}"
+            )
+        self.space = space
+        self.on_ambiguous = on_ambiguous
+        self.key_of_track: dict[str, str] = {}
+        self.ids_of_name: dict[str, set[str]] = defaultdict(set)
+        for row in metadata.itertuples(index=False):
+            name = getattr(row, "artist", None)
+            if name is None or pd.isna(name) or not str(name).strip():
+                continue
+            artist_id = getattr(row, "artist_id", None)
+            key = normalize_artist_name(name) if artist_id is None or pd.isna(artist_id) else str(artist_id)
+            self.key_of_track[str(row.track_id)] = key
+            self.ids_of_name[normalize_artist_name(name)].add(key)
+
+        self.sums: dict[str, np.ndarray] = {}
+        self.counts: dict[str, int] = defaultdict(int)
+        for track_id, key in self.key_of_track.items():
+            row = _space_row(space, track_id)
+            if row is None:
+                continue
+            vector = space.vectors[row].astype(np.float64)
+            self.sums[key] = self.sums[key] + vector if key in self.sums else vector.copy()
+            self.counts[key] += 1
+        logger.info("artist catalogue: %d artists with warm tracks", len(self.sums))
+
+    def warm_block(self, track_ids: Sequence[str]) -> FeatureBlock:
+        """Artist vectors of warm tracks, each leaving the track itself out of its artist's mean."""
+        block = absent_block(len(track_ids), self.space.dim)
+        for index, track_id in enumerate(track_ids):
+            key = self.key_of_track.get(str(track_id))
+            if key is None or self.counts.get(key, 0) < 2:
+                continue
+            row = _space_row(self.space, track_id)
+            total = self.sums[key] - (self.space.vectors[row] if row is not None else 0.0)
+            _set_unit(block, index, total)
+        return block
+
+    def release_block(
+        self,
+        track_ids: Sequence[str],
+        names: Sequence[object],
+        artist_ids: Sequence[object] | None = None,
+    ) -> tuple[FeatureBlock, list[list[str]]]:
+        """Artist vectors of new releases from their artist names (or ids), with notes."""
+        block = absent_block(len(track_ids), self.space.dim)
+        notes: list[list[str]] = [[] for _ in track_ids]
+        for index, (track_id, name) in enumerate(zip(track_ids, names)):
+            artist_id = None if artist_ids is None else artist_ids[index]
+            if artist_id is not None and not pd.isna(artist_id):
+                key = str(artist_id)
+            elif name is None or pd.isna(name) or not str(name).strip():
+                continue
+            else:
+                candidates = sorted(self.ids_of_name.get(normalize_artist_name(name), set()))
+                if len(candidates) > 1:
+                    if self.on_ambiguous == "error":
+                        raise AmbiguousArtistError(str(track_id), str(name), candidates)
+                    notes[index].append(f"artist name {name!r} matches {len(candidates)} artists {candidates}")
+                    continue
+                if not candidates:
+                    notes[index].append(f"artist {name!r} has no warm track in the space")
+                    continue
+                key = candidates[0]
+            if key in self.sums:
+                _set_unit(block, index, self.sums[key])
+            else:
+                notes[index].append(f"artist {key!r} has no warm track in the space")
+        return block, notes
+
+
+def _set_unit(block: FeatureBlock, index: int, vector: np.ndarray) -> None:
+    norm = float(np.linalg.norm(vector))
+    if np.isfinite(norm) and norm > 0.0:
+        block.values[index] = vector / norm
+        block.present[index] = True
+
+
+def _space_row(space, track_id: str) -> int | None:
+    try:
+        return space.row_of(track_id)
+    except (KeyError, LookupError):
+        return None
+    except Exception as error:  # the space's own unknown-track error subclasses MoodflowError
+        if type(error).__name__ == "UnknownTrackError":
+            return None
+        raise
+
+
+# --- early usage -----------------------------------------------------------------------------
+
+
+def playlists_by_track(
+    playlists: pd.DataFrame, track_ids: Sequence[str] | None = None
+) -> dict[str, list[list[str]]]:
+    """Group a playlists table (`playlist_id`, `track_id`) into each track's playlists.
+
+    A track's playlists keep the table's playlist order, which counts as the
+    order in which they appeared. With `track_ids`, only those tracks are listed.
+    """
+    wanted = None if track_ids is None else {str(track_id) for track_id in track_ids}
+    members: dict[str, list[str]] = {}
+    for playlist_id, group in playlists.groupby("playlist_id", sort=False):
+        members[str(playlist_id)] = [str(track_id) for track_id in group["track_id"]]
+    result: dict[str, list[list[str]]] = defaultdict(list)
+    for tracks in members.values():
+        for track_id in dict.fromkeys(tracks):
+            if wanted is None or track_id in wanted:
+                result[track_id].append(tracks)
+    return result
+
+
+def usage_block(
+    space,
+    track_ids: Sequence[str],
+    playlists_of: Mapping[str, Sequence[Sequence[str]]],
+    n_playlists: int,
+) -> FeatureBlock:
+    """Fold-in vectors from each track's first `n_playlists` playlists (the track itself removed)."""
+    block = absent_block(len(track_ids), space.dim)
+    for index, track_id in enumerate(track_ids):
+        first = playlists_of.get(str(track_id), [])[:n_playlists]
+        partners = [[other for other in playlist if other != track_id] for playlist in first]
+        partners = [playlist for playlist in partners if playlist]
+        if not partners:
+            continue
+        vector = fold_in(space, partners)
+        if vector is not None:
+            block.values[index] = vector
+            block.present[index] = True
+    return block
