@@ -1,0 +1,127 @@
+"""Candidate streams that Flow pages draw from.
+
+A stream yields `(row, score, source, reason)` candidates in its order and
+skips rows already served. A candidate that a page rejects (artist cap) is
+deferred: it comes first again on the next page instead of being lost.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class RankedStream:
+    """A finite stream over a precomputed ranking."""
+
+    def __init__(self, rows: np.ndarray, scores: np.ndarray, sources: list[str], reasons: list[str]) -> None:
+        self._rows = np.asarray(rows, dtype=np.int64)
+        self._scores = np.asarray(scores, dtype=np.float64)
+        self._sources = sources
+        self._reasons = reasons
+        self._position = 0
+        self._ready: list[tuple] = []
+        self._deferred: list[tuple] = []
+
+    def next(self, used: np.ndarray):
+        while self._ready:
+            candidate = self._ready.pop(0)
+            if not used[candidate[0]]:
+                return candidate
+        while self._position < len(self._rows):
+            i = self._position
+            self._position += 1
+            row = self._rows[i]
+            if not used[row]:
+                return int(row), float(self._scores[i]), self._sources[i], self._reasons[i]
+        return None
+
+    def defer(self, candidate: tuple) -> None:
+        self._deferred.append(candidate)
+
+    def end_page(self) -> None:
+        self._ready = self._deferred + self._ready
+        self._deferred = []
+
+
+class DiscoveryStream(RankedStream):
+    """Nearest neighbours of several taste centres, interleaved by centre weight.
+
+    Each centre's neighbour list is fetched in growing blocks (`block`, then
+    doubling k), so the stream is endless until the candidates run out.
+    Centres take turns by smooth weighted round robin, so a centre holding
+    30 % of the history weight supplies about 30 % of the discoveries.
+    """
+
+    def __init__(self, catalogue, centres, centre_weights, candidate_mask, block, mood_weight, jitter, rng) -> None:
+        super().__init__(np.zeros(0), np.zeros(0), [], [])
+        self.catalogue = catalogue
+        self.centres = np.asarray(centres, dtype=np.float32)
+        self.weights = np.asarray(centre_weights, dtype=np.float64)
+        self.candidate_mask = candidate_mask
+        self.filtered = not bool(candidate_mask.all())
+        self.allowed_rows = np.flatnonzero(candidate_mask)
+        self.block = block
+        self.mood_weight = mood_weight
+        self.jitter = jitter
+        self.rng = rng
+        k = len(self.centres)
+        self._lists: list[list[tuple[int, float]]] = [[] for _ in range(k)]
+        self._pointers = [0] * k
+        self._fetched = [0] * k
+        self._done = [False] * k
+        self._credit = np.zeros(k)
+
+    def next(self, used: np.ndarray):
+        while self._ready:
+            candidate = self._ready.pop(0)
+            if not used[candidate[0]]:
+                return candidate
+        while not all(self._done):
+            centre = self._pick_centre()
+            candidate = self._next_of(centre, used)
+            if candidate is not None:
+                return candidate
+        return None
+
+    def _pick_centre(self) -> int:
+        active = np.array([not d for d in self._done])
+        self._credit[active] += self.weights[active]
+        credit = np.where(active, self._credit, -np.inf)
+        centre = int(np.argmax(credit))
+        self._credit[centre] -= self.weights[active].sum()
+        return centre
+
+    def _next_of(self, centre: int, used: np.ndarray):
+        while True:
+            entries = self._lists[centre]
+            while self._pointers[centre] < len(entries):
+                row, similarity, score = entries[self._pointers[centre]]
+                self._pointers[centre] += 1
+                if not used[row]:
+                    n = len(self.centres)
+                    where = f"taste centre {centre + 1} of {n}" if n > 1 else "your taste"
+                    return row, score, "discovery", f"discovery close to {where} (similarity {similarity:.2f})"
+            if not self._fetch(centre):
+                self._done[centre] = True
+                return None
+
+    def _fetch(self, centre: int) -> bool:
+        """Extend the centre's list with the next block of neighbours; False when none remain."""
+        limit = len(self.allowed_rows) if self.filtered else len(self.catalogue)
+        previous = self._fetched[centre]
+        if previous >= limit:
+            return False
+        k = min(limit, max(self.block, 2 * previous))
+        if self.filtered:
+            rows, similarity = self.catalogue.search(self.centres[centre], k, allowed_rows=self.allowed_rows)
+        else:
+            rows, similarity = self.catalogue.search(self.centres[centre], k)
+        self._fetched[centre] = k
+        rows, similarity = rows[previous:], similarity[previous:].astype(np.float64)
+        keep = self.candidate_mask[rows]
+        rows, similarity = rows[keep], similarity[keep]
+        score = similarity * self.mood_weight[rows] if self.mood_weight is not None else similarity
+        spread = np.std(score) if len(score) > 1 else 0.0
+        order = np.argsort(-(score + self.rng.gumbel(size=len(score)) * self.jitter * spread), kind="stable")
+        self._lists[centre].extend((int(rows[i]), float(similarity[i]), float(score[i])) for i in order)
+        return True
