@@ -24,72 +24,19 @@ import numpy as np
 from moodflow.tagger.bundle import TaggerBundle
 from moodflow.tagging.assembly import TrackAssembler, TrackFailure, TrackResult, infer_chunk_groups
 from moodflow.tagging.config import TagConfig
-from moodflow.tagging.decode import ChunkMessage, DecodeSettings, DoneMessage, ErrorMessage, track_messages
+from moodflow.tagging.decode import ChunkMessage, DecodeSettings, DoneMessage, ErrorMessage
 from moodflow.tagging.inputs import TrackInput
+from moodflow.tagging.worker import PARENT_CHECK_S, Started, worker_main
 
 logger = logging.getLogger(__name__)
 
 _POLL_S = 0.05
-_PARENT_CHECK_S = 1.0
-
-
-@dataclass
-class _Started:
-    track_index: int
-    worker_index: int
-
-
-def _worker_main(
-    worker_index: int,
-    settings: DecodeSettings,
-    tasks: multiprocessing.Queue,
-    results: multiprocessing.Queue,
-    parent_pid: int,
-) -> None:
-    """Decode `(index, track)` tasks until a `None` arrives or the parent process dies."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    while True:
-        try:
-            task = tasks.get(timeout=_PARENT_CHECK_S)
-        except queue.Empty:
-            if not _is_alive(parent_pid):
-                return
-            continue
-        if task is None:
-            return
-        track_index, track = task
-        if not _put(results, (track_index, _Started(track_index, worker_index)), parent_pid):
-            return
-        for message in track_messages(track, settings):
-            if not _put(results, (track_index, message), parent_pid):
-                return
-
-
-def _put(results: multiprocessing.Queue, item: object, parent_pid: int) -> bool:
-    """Put `item`, waiting while the queue is full; return False when the parent has died."""
-    while True:
-        try:
-            results.put(item, timeout=_PARENT_CHECK_S)
-            return True
-        except queue.Full:
-            if not _is_alive(parent_pid):
-                return False
 
 
 def _forget_track(current_track: dict[int, int], track_index: int) -> None:
     for worker_index, index in list(current_track.items()):
         if index == track_index:
             del current_track[worker_index]
-
-
-def _is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class LocalEngine:
@@ -105,6 +52,9 @@ class LocalEngine:
         if not tracks:
             return
         context = multiprocessing.get_context("forkserver")
+        # The fork server imports the decoding code once; each worker then forks
+        # from it in milliseconds instead of importing numpy, soxr and PyAV again.
+        context.set_forkserver_preload(["moodflow.tagging.worker"])
         tasks = context.Queue()
         results = context.Queue(maxsize=self.config.max_blocks_in_flight)
         n_workers = min(self.config.workers, len(tracks))
@@ -123,7 +73,7 @@ class LocalEngine:
 
     def _start_worker(self, context, index: int, tasks, results) -> multiprocessing.Process:
         process = context.Process(
-            target=_worker_main,
+            target=worker_main,
             args=(index, self.settings, tasks, results, os.getpid()),
             name=f"moodflow-tag-decoder-{index}",
             daemon=True,
@@ -149,7 +99,7 @@ class LocalEngine:
                 in_flight += 1
 
             try:
-                track_index, message = results.get(timeout=_POLL_S if pending else _PARENT_CHECK_S)
+                track_index, message = results.get(timeout=_POLL_S if pending else PARENT_CHECK_S)
             except queue.Empty:
                 if pending:
                     self._infer(pending, tracks, assembler)
@@ -160,7 +110,7 @@ class LocalEngine:
                 continue
 
             track = tracks[track_index]
-            if isinstance(message, _Started):
+            if isinstance(message, Started):
                 current_track[message.worker_index] = track_index
             elif isinstance(message, ChunkMessage):
                 pending.append((track_index, message.chunks))
