@@ -88,6 +88,17 @@ class ClipSetPaths:
     audio_dir: Path
 
 
+def _assign_artists(n_clips: int, n_artists: int, rng: np.random.Generator) -> tuple[list[str], list[int]]:
+    """Return each artist's genre and each clip's artist, clips sorted by genre then artist."""
+    artist_genres = [GENRES[index] for index in rng.permutation(np.arange(n_artists) % len(GENRES))]
+    min_tracks = 2 if n_clips >= 2 * n_artists else 1
+    shares = rng.dirichlet(np.full(n_artists, 2.0))
+    counts = min_tracks + rng.multinomial(n_clips - min_tracks * n_artists, shares)
+    order = sorted(range(n_artists), key=lambda artist: (GENRES.index(artist_genres[artist]), artist))
+    clip_artists = [artist for artist in order for _ in range(counts[artist])]
+    return artist_genres, clip_artists
+
+
 def gems_probabilities(style: ClipStyle) -> dict[str, float]:
     """Return the probability that one listener feels each emotion (and likes or dislikes the clip)."""
     probabilities = {}
@@ -118,9 +129,11 @@ def generate_clips(
 ) -> ClipSetPaths:
     """Write `n_clips` labelled synthetic clips and their `tracks.csv` under `out_dir`.
 
-    Artists are spread evenly over the four genres and tracks evenly over the
-    artists (`n_artists` defaults to `max(4, n_clips // 3)`, so about three
-    tracks each). The same arguments always write byte-identical files.
+    `n_artists` defaults to `max(4, n_clips // 3)`. Artists are spread evenly
+    over the four genres in a shuffled order, and each gets at least two
+    tracks when `n_clips >= 2 * n_artists` and a random share of the rest,
+    so artist sizes vary as on real data. Rows are sorted by genre, then
+    artist. The same arguments always write byte-identical files.
     """
     if n_clips < 1:
         raise ValueError(f"n_clips must be at least 1, got {n_clips}")
@@ -131,14 +144,14 @@ def generate_clips(
     root = Path(out_dir)
     audio_dir = root / "audio"
     seeds = np.random.SeedSequence(seed)
-    artist_rng = np.random.default_rng(seeds.spawn(1)[0])
-    artist_offsets = artist_rng.normal(0.0, 0.25, size=(n_artists, 2))
-    clip_seeds = seeds.spawn(n_clips)
+    layout_seed, *clip_seeds = seeds.spawn(n_clips + 1)
+    layout_rng = np.random.default_rng(layout_seed)
+    artist_genres, clip_artists = _assign_artists(n_clips, n_artists, layout_rng)
+    artist_offsets = layout_rng.normal(0.0, 0.25, size=(n_artists, 2))
 
     rows = []
-    for index in range(n_clips):
-        artist = index % n_artists
-        genre = GENRES[artist % len(GENRES)]
+    for index, artist in enumerate(clip_artists):
+        genre = artist_genres[artist]
         rng = np.random.default_rng(clip_seeds[index])
         centre = np.asarray(GENRE_MOOD_CENTRES[genre]) + artist_offsets[artist]
         valence, arousal = np.clip(centre + rng.normal(0.0, 0.35, size=2), -1.0, 1.0)
