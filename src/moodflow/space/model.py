@@ -133,6 +133,33 @@ class MusicSpace:
         self._cold_reason = dict(zip(self.cold_track_ids, self.cold_reasons))
         self.space_id = space_id or self._compute_space_id()
 
+    @classmethod
+    def from_vectors(cls, track_ids: Sequence[str], vectors: np.ndarray) -> MusicSpace:
+        """Wrap given vectors in a space without playlist statistics.
+
+        Meant for benchmarks and tests of the index on generated vectors.
+        Rows are normalised. The co-occurrence matrix is empty and every
+        context list is empty, so `fold_in_weights` returns no weights.
+        """
+        unit, _ = normalise_rows(np.asarray(vectors, dtype=np.float64))
+        dim = unit.shape[1]
+        return cls(
+            track_ids=np.asarray([str(track_id) for track_id in track_ids], dtype=object),
+            vectors=unit.astype(np.float32),
+            track_counts=np.ones(len(unit), dtype=np.int64),
+            n_playlists=0,
+            config=SpaceConfig(dim=dim),
+            context_track_ids=np.array([], dtype=object),
+            context_counts=np.zeros(0),
+            context_playlist_counts=np.zeros(0, dtype=np.int64),
+            components=np.zeros((0, dim), dtype=np.float32),
+            singular_values=np.ones(dim),
+            cooccurrence=sp.csr_matrix((0, 0), dtype=np.int32),
+            cold_track_ids=np.array([], dtype=object),
+            cold_reasons=np.array([], dtype=object),
+            cold_track_counts=np.zeros(0, dtype=np.int64),
+        )
+
     # ----------------------------------------------------------------- basics
 
     @property

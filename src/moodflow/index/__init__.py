@@ -1,0 +1,11 @@
+"""Faiss nearest-neighbour index over a music space (`TrackIndex`)."""
+
+from moodflow.index.track_index import (
+    DEFAULT_PARAMS,
+    KINDS,
+    IndexBuildError,
+    IndexFileError,
+    TrackIndex,
+)
+
+__all__ = ["DEFAULT_PARAMS", "KINDS", "IndexBuildError", "IndexFileError", "TrackIndex"]
