@@ -247,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_intermixed_args(argv)
     configure_logging(args.verbose)
     models = ["baseline"] if args.baseline_only else ["cnn"] if args.cnn_only else list(MODELS)
     report = run_crossval(args.overrides, args.out, models, args.feature_cache, args.config_dir)

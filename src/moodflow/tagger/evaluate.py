@@ -257,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_intermixed_args(argv)
     configure_logging(args.verbose)
     baseline = load_baseline_report(args.baseline_report) if args.baseline_report else None
     report = evaluate_bundle(args.bundle, args.overrides, args.config_dir)
