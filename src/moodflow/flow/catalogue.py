@@ -9,6 +9,9 @@ searches either through a `moodflow.index.TrackIndex` or by exact search.
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +23,9 @@ from moodflow.flow.moods import MoodVocabulary
 from moodflow.tables import read_table
 
 logger = logging.getLogger(__name__)
+
+# Allowed subsets (one per mood and threshold in use) whose vectors are kept.
+SUBSET_CACHE_SIZE = 32
 
 
 class UnknownTrackError(MoodflowError):
@@ -54,6 +60,8 @@ class Catalogue:
     # numpy; larger ones go to the index with an allowed subset.
     exact_subset_max: int = 50_000
     _row_of: dict[str, int] = field(default_factory=dict, repr=False)
+    _subsets: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _subset_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self.track_ids = np.asarray(self.track_ids).astype(str)
@@ -90,26 +98,49 @@ class Catalogue:
         k: int,
         allowed_rows: np.ndarray | None = None,
         exclude_rows: np.ndarray | None = None,
+        subset_key: Hashable | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return the rows and inner products of the `k` nearest rows to `query` [d].
 
         Results are sorted by decreasing score, never padded, and contain
         fewer than `k` rows only when fewer candidates exist. `allowed_rows`
-        restricts the candidates, `exclude_rows` removes some.
+        restricts the candidates, `exclude_rows` removes some. Callers that
+        search one allowed subset repeatedly (a mood and its threshold) pass
+        a `subset_key`, so the subset's vectors are copied once and cached.
         """
         use_index = self.index is not None and (allowed_rows is None or len(allowed_rows) > self.exact_subset_max)
         if use_index:
             return self._search_index(query, k, allowed_rows, exclude_rows)
-        return self._search_exact(query, k, allowed_rows, exclude_rows)
+        return self._search_exact(query, k, allowed_rows, exclude_rows, subset_key)
 
-    def _search_exact(self, query, k, allowed_rows, exclude_rows):
-        candidates = np.arange(len(self)) if allowed_rows is None else np.asarray(allowed_rows, dtype=np.int64)
+    def _subset(self, allowed_rows: np.ndarray, subset_key: Hashable | None) -> tuple[np.ndarray, np.ndarray]:
+        if subset_key is None:
+            return allowed_rows, self.vectors[allowed_rows]
+        with self._subset_lock:
+            cached = self._subsets.get(subset_key)
+            if cached is None:
+                cached = (allowed_rows, np.ascontiguousarray(self.vectors[allowed_rows]))
+                self._subsets[subset_key] = cached
+                while len(self._subsets) > SUBSET_CACHE_SIZE:
+                    self._subsets.popitem(last=False)
+            else:
+                self._subsets.move_to_end(subset_key)
+        return cached
+
+    def _search_exact(self, query, k, allowed_rows, exclude_rows, subset_key=None):
+        query = np.asarray(query, dtype=np.float32)
+        if allowed_rows is None:
+            candidates = np.arange(len(self))
+            scores = self.vectors @ query
+        else:
+            candidates, vectors = self._subset(np.asarray(allowed_rows, dtype=np.int64), subset_key)
+            scores = vectors @ query
         if exclude_rows is not None and len(exclude_rows):
-            candidates = candidates[~np.isin(candidates, exclude_rows)]
-        if len(candidates) == 0 or k <= 0:
+            scores[np.isin(candidates, exclude_rows)] = -np.inf
+        valid = int(np.isfinite(scores).sum())
+        k = min(k, valid)
+        if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores = self.vectors[candidates] @ np.asarray(query, dtype=np.float32)
-        k = min(k, len(candidates))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.lexsort((candidates[top], -scores[top]))]
         return candidates[top], scores[top]

@@ -46,8 +46,9 @@ class ValenceArousalPredictor:
     training tracks, they have the mean and spread of the true labels.
     """
 
-    def __init__(self, predictor_config: dict) -> None:
+    def __init__(self, predictor_config: dict, rescale: bool = True) -> None:
         self.predictor_config = dict(predictor_config)
+        self.rescale = rescale
         self.model = None
         self.scale = np.ones(2, dtype=np.float32)
         self.offset = np.zeros(2, dtype=np.float32)
@@ -57,6 +58,8 @@ class ValenceArousalPredictor:
             raise MoodTableError(f"need at least 2 labelled tracks to train the valence/arousal predictor, got {len(vectors)}")
         self.model = instantiate(copy.deepcopy(self.predictor_config))
         self.model.fit(vectors, valence_arousal)
+        if not self.rescale:
+            return self
         raw = np.asarray(self.model.predict(vectors), dtype=np.float32)
         # Leave-in predictions of a distance-weighted kNN reproduce the labels,
         # so calibrate on a second fit's out-of-fold view when possible.
@@ -90,17 +93,20 @@ def evaluate_predictor(
     predictor_config: dict,
     test_fraction: float = 0.2,
     seed: int = 0,
+    rescale: bool = True,
 ) -> PredictorReport:
     """Train on a random split of the labelled tracks and score the held-out part.
 
     R² is computed per dimension against the held-out labels; the mean
     predictor (the training mean) is the baseline, with R² close to 0.
+    Rescaled predictions have the labels' spread, which costs R² when the
+    correlation is weak; `rescale=False` scores the raw regressor.
     """
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(vectors))
     n_test = max(1, int(round(test_fraction * len(vectors))))
     test, train = order[:n_test], order[n_test:]
-    predictor = ValenceArousalPredictor(predictor_config).fit(vectors[train], valence_arousal[train])
+    predictor = ValenceArousalPredictor(predictor_config, rescale).fit(vectors[train], valence_arousal[train])
     predicted = predictor.predict(vectors[test])
     truth = valence_arousal[test]
     mean_prediction = valence_arousal[train].mean(axis=0)

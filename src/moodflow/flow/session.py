@@ -18,7 +18,7 @@ import numpy as np
 from moodflow.errors import MoodflowError
 from moodflow.flow.catalogue import Catalogue
 from moodflow.flow.profile import HistoryEntry, resolve_history, taste_centres
-from moodflow.flow.streams import DiscoveryStream, RankedStream
+from moodflow.flow.streams import DiscoveryStream, LazyStream, RankedStream
 from moodflow.hashing import content_hash
 
 logger = logging.getLogger(__name__)
@@ -190,20 +190,27 @@ class FlowSession:
         self._history_mask = history_mask
         favourites, gems = self._split_history()
         self.streams: dict[str, object] = {
-            "favourite": RankedStream(*self._rank_history(favourites, "favourite")),
-            "gem": RankedStream(*self._rank_history(gems, "gem")),
-            "new_release": RankedStream(*self._rank_new_releases()),
+            "favourite": self._rank_history(favourites, "favourite"),
+            "gem": self._rank_history(gems, "gem"),
+            "new_release": self._rank_new_releases(),
         }
         candidate_mask = self.allowed_mask & ~history_mask & ~catalogue.is_new_release
         if len(history.rows):
+            search_rows, subset_key = None, None
+            if self.mood_column is not None and self.mood_mode == "filter":
+                # The same for every session with this mood and threshold, so the catalogue caches it.
+                search_rows = np.flatnonzero(self.allowed_mask & ~catalogue.is_new_release)
+                subset_key = (self.mood, self.threshold)
             self.streams["discovery"] = DiscoveryStream(
                 catalogue, self.centres, self.centre_weights, candidate_mask, config.discovery_block,
-                self.mood_weight, config.jitter, self._rng,
+                self.mood_weight, config.jitter, self._rng, search_rows, subset_key,
             )
         else:
-            self.streams["discovery"] = RankedStream(*self._rank_popular(candidate_mask))
-        # Last resort once the mix is used up: anything allowed, most popular first.
-        self.streams["fill"] = RankedStream(*self._rank_popular(self.allowed_mask & ~history_mask))
+            self.streams["discovery"] = self._rank_popular(candidate_mask, self._rng)
+        # Last resort once the mix is used up: anything allowed, most popular
+        # first. It has its own generator, so building it late changes no other ranking.
+        fill_rng = np.random.default_rng([int(self.key, 16), 1])
+        self.streams["fill"] = LazyStream(lambda: self._rank_popular(self.allowed_mask & ~history_mask, fill_rng))
 
     def _split_history(self) -> tuple[np.ndarray, np.ndarray]:
         """Split history positions into favourites and forgotten gems; drop recent plays."""
@@ -223,53 +230,57 @@ class FlowSession:
         median = np.median(plays) if len(plays) else 0.0
         return positions[plays >= median], positions[plays < median]
 
-    def _rank_history(self, positions: np.ndarray, source: str):
+    def _rank_history(self, positions: np.ndarray, source: str) -> RankedStream:
         history = self.history
         rows = history.rows[positions]
         score = np.log1p(history.plays[positions])
         if self.mood_weight is not None:
             score = score * self.mood_weight[rows]
-        order = self._jittered_order(score)
-        rows, positions = rows[order], positions[order]
-        reasons = []
-        for position in positions:
+        order = self._jittered_order(score, self._rng)
+        position_of_row = dict(zip(rows.tolist(), positions.tolist()))
+        latest = np.nanmax(history.last_played) if np.isfinite(history.last_played).any() else np.nan
+
+        def describe(row: int, _score: float) -> str:
+            position = position_of_row[row]
             plays = history.plays[position]
             if source == "gem" and np.isfinite(history.last_played[position]):
-                days = (np.nanmax(history.last_played) - history.last_played[position]) / SECONDS_PER_DAY
-                reasons.append(f"forgotten gem: played {plays:g} times, last {days:.0f} days ago")
-            elif source == "gem":
-                reasons.append(f"forgotten gem: one of your least played tracks ({plays:g} plays)")
-            else:
-                reasons.append(f"favourite: played {plays:g} times")
-        return rows, score[order], [source] * len(rows), reasons
+                days = (latest - history.last_played[position]) / SECONDS_PER_DAY
+                return f"forgotten gem: played {plays:g} times, last {days:.0f} days ago"
+            if source == "gem":
+                return f"forgotten gem: one of your least played tracks ({plays:g} plays)"
+            return f"favourite: played {plays:g} times"
 
-    def _rank_new_releases(self):
+        return RankedStream(rows[order], score[order], source, describe)
+
+    def _rank_new_releases(self) -> RankedStream:
         catalogue = self.catalogue
         rows = np.flatnonzero(catalogue.is_new_release & self.allowed_mask)
         similarity = catalogue.vectors[rows] @ self.centres.T if len(rows) else np.zeros((0, 1))
         score = similarity.max(axis=1) if len(rows) else np.zeros(0)
         if self.mood_weight is not None:
             score = score * self.mood_weight[rows]
-        order = self._jittered_order(score)
-        rows, score = rows[order], score[order]
+        order = self._jittered_order(score, self._rng)
         basis = "your taste" if len(self.history.rows) else "popular tracks"
-        reasons = [f"new release close to {basis} (similarity {s:.2f})" for s in score]
-        return rows, score, ["new_release"] * len(rows), reasons
+        return RankedStream(
+            rows[order], score[order], "new_release",
+            lambda row, value: f"new release close to {basis} (score {value:.2f})",
+        )
 
-    def _rank_popular(self, mask: np.ndarray):
+    def _rank_popular(self, mask: np.ndarray, rng: np.random.Generator) -> RankedStream:
         catalogue = self.catalogue
         rows = np.flatnonzero(mask)
         score = np.log1p(catalogue.popularity[rows])
         if self.mood_weight is not None:
             score = score * self.mood_weight[rows]
-        order = self._jittered_order(score)
-        rows, score = rows[order], score[order]
+        order = self._jittered_order(score, rng)
         basis = f"popular with a high {self.mood!r} score" if self.mood else "popular"
-        reasons = [f"{basis}: in {catalogue.popularity[r]:g} playlists" for r in rows]
-        return rows, score, ["discovery"] * len(rows), reasons
+        return RankedStream(
+            rows[order], score[order], "discovery",
+            lambda row, _score: f"{basis}: in {catalogue.popularity[row]:g} playlists",
+        )
 
-    def _jittered_order(self, score: np.ndarray) -> np.ndarray:
-        noise = self._rng.gumbel(size=len(score)) * self.config.jitter * (np.std(score) if len(score) > 1 else 0.0)
+    def _jittered_order(self, score: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        noise = rng.gumbel(size=len(score)) * self.config.jitter * (np.std(score) if len(score) > 1 else 0.0)
         return np.argsort(-(score + noise), kind="stable")
 
     # --- pages ----------------------------------------------------------------
@@ -286,19 +297,18 @@ class FlowSession:
     def _next_page(self, number: int) -> FlowPage:
         quotas = _quotas(self.config.shares, self.page_size)
         artist_counts: dict[str, int] = {}
-        items: list[PageItem] = []
+        picked: list[list[PageItem]] = []
         for source in SOURCES:
-            items += self._take(source, quotas.get(source, 0), artist_counts)
+            picked.append(self._take(source, quotas.get(source, 0), artist_counts))
         for source in ("discovery", "new_release", "favourite", "gem", "fill"):
-            missing = self.page_size - len(items)
+            missing = self.page_size - sum(len(group) for group in picked)
             if missing <= 0:
                 break
-            items += self._take(source, missing, artist_counts)
+            picked.append(self._take(source, missing, artist_counts))
         for stream in self.streams.values():
             stream.end_page()
+        items = _interleave(picked)
 
-        order = self._rng.permutation(len(items))
-        items = [items[i] for i in order]
         exhausted = len(items) < self.page_size
         notes = list(self.notes)
         if exhausted:
@@ -367,6 +377,15 @@ def session_key(space_id: str, request: FlowRequest, config: FlowConfig) -> str:
         "config": config.fingerprint(),
     }
     return content_hash([json.dumps(described, sort_keys=True)])
+
+
+def _interleave(groups: list[list[PageItem]]) -> list[PageItem]:
+    """Merge ranked groups so each is spread evenly over the page, keeping its own order.
+
+    Item i of a group of n is placed at the fraction (i + 0.5) / n of the page.
+    """
+    keyed = [((i + 0.5) / len(group), g, item) for g, group in enumerate(groups) for i, item in enumerate(group)]
+    return [item for _, _, item in sorted(keyed, key=lambda entry: (entry[0], entry[1]))]
 
 
 def _quotas(shares: dict, page_size: int) -> dict[str, int]:

@@ -7,17 +7,24 @@ deferred: it comes first again on the next page instead of being lost.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
 class RankedStream:
-    """A finite stream over a precomputed ranking."""
+    """A finite stream over a precomputed ranking.
 
-    def __init__(self, rows: np.ndarray, scores: np.ndarray, sources: list[str], reasons: list[str]) -> None:
+    `describe(row, score)` returns the reason shown for a candidate; it runs
+    only for candidates actually offered, because rankings can cover the
+    whole catalogue.
+    """
+
+    def __init__(self, rows: np.ndarray, scores: np.ndarray, source: str, describe: Callable[[int, float], str]) -> None:
         self._rows = np.asarray(rows, dtype=np.int64)
         self._scores = np.asarray(scores, dtype=np.float64)
-        self._sources = sources
-        self._reasons = reasons
+        self._source = source
+        self._describe = describe
         self._position = 0
         self._ready: list[tuple] = []
         self._deferred: list[tuple] = []
@@ -32,7 +39,8 @@ class RankedStream:
             self._position += 1
             row = self._rows[i]
             if not used[row]:
-                return int(row), float(self._scores[i]), self._sources[i], self._reasons[i]
+                score = float(self._scores[i])
+                return int(row), score, self._source, self._describe(int(row), score)
         return None
 
     def defer(self, candidate: tuple) -> None:
@@ -52,18 +60,22 @@ class DiscoveryStream(RankedStream):
     30 % of the history weight supplies about 30 % of the discoveries.
     """
 
-    def __init__(self, catalogue, centres, centre_weights, candidate_mask, block, mood_weight, jitter, rng) -> None:
-        super().__init__(np.zeros(0), np.zeros(0), [], [])
+    def __init__(
+        self, catalogue, centres, centre_weights, candidate_mask, block, mood_weight, jitter, rng,
+        search_rows=None, subset_key=None,
+    ) -> None:
+        """`search_rows` (None: all rows) are searched, then `candidate_mask` filters the results."""
+        super().__init__(np.zeros(0), np.zeros(0), "discovery", lambda row, score: "")
         self.catalogue = catalogue
         self.centres = np.asarray(centres, dtype=np.float32)
         self.weights = np.asarray(centre_weights, dtype=np.float64)
         self.candidate_mask = candidate_mask
-        self.filtered = not bool(candidate_mask.all())
-        self.allowed_rows = np.flatnonzero(candidate_mask)
+        self.search_rows = search_rows
         self.block = block
         self.mood_weight = mood_weight
         self.jitter = jitter
         self.rng = rng
+        self.subset_key = subset_key
         k = len(self.centres)
         self._lists: list[list[tuple[int, float]]] = [[] for _ in range(k)]
         self._pointers = [0] * k
@@ -107,15 +119,14 @@ class DiscoveryStream(RankedStream):
 
     def _fetch(self, centre: int) -> bool:
         """Extend the centre's list with the next block of neighbours; False when none remain."""
-        limit = len(self.allowed_rows) if self.filtered else len(self.catalogue)
+        limit = len(self.catalogue) if self.search_rows is None else len(self.search_rows)
         previous = self._fetched[centre]
         if previous >= limit:
             return False
         k = min(limit, max(self.block, 2 * previous))
-        if self.filtered:
-            rows, similarity = self.catalogue.search(self.centres[centre], k, allowed_rows=self.allowed_rows)
-        else:
-            rows, similarity = self.catalogue.search(self.centres[centre], k)
+        rows, similarity = self.catalogue.search(
+            self.centres[centre], k, allowed_rows=self.search_rows, subset_key=self.subset_key
+        )
         self._fetched[centre] = k
         rows, similarity = rows[previous:], similarity[previous:].astype(np.float64)
         keep = self.candidate_mask[rows]
@@ -125,3 +136,23 @@ class DiscoveryStream(RankedStream):
         order = np.argsort(-(score + self.rng.gumbel(size=len(score)) * self.jitter * spread), kind="stable")
         self._lists[centre].extend((int(rows[i]), float(similarity[i]), float(score[i])) for i in order)
         return True
+
+
+class LazyStream:
+    """A stream built on first use, for fallbacks that most pages never reach."""
+
+    def __init__(self, build: Callable[[], RankedStream]) -> None:
+        self._build = build
+        self._stream: RankedStream | None = None
+
+    def next(self, used: np.ndarray):
+        if self._stream is None:
+            self._stream = self._build()
+        return self._stream.next(used)
+
+    def defer(self, candidate: tuple) -> None:
+        self._stream.defer(candidate)
+
+    def end_page(self) -> None:
+        if self._stream is not None:
+            self._stream.end_page()
