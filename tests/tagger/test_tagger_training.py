@@ -12,6 +12,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
+from moodflow.data.manifest import ManifestError
 from moodflow.tagger.bundle import load_bundle
 from moodflow.tagger.curves import plot_training_curves
 from moodflow.tagger.datamodule import TaggerDataModule, TrainingDataError, read_track_table
@@ -51,16 +52,25 @@ def write_clips(folder: Path, n_tracks: int = 16) -> Path:
     return folder
 
 
-def compose_config(tmp_path: Path, overrides: list[str] = ()) -> DictConfig:
+def clip_data_overrides(tmp_path: Path) -> list[str]:
     data_root = write_clips(tmp_path / "clips")
+    return [
+        "data=emotify",
+        f"data.root={data_root}",
+        f"data.mood_labels={MOODS}",
+        f"data.genre_labels={GENRES}",
+        f"data.cache_dir={tmp_path / 'audio_cache'}",
+    ]
+
+
+def compose_config(tmp_path: Path, overrides: list[str] = (), data_overrides: list[str] | None = None) -> DictConfig:
+    if data_overrides is None:
+        data_overrides = clip_data_overrides(tmp_path)
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(
             config_name="train",
             overrides=[
-                "data=emotify",
-                f"data.root={data_root}",
-                f"data.mood_labels={MOODS}",
-                f"data.genre_labels={GENRES}",
+                *data_overrides,
                 "data.n_folds=4",
                 "data.batch_size=4",
                 "data.chunk_seconds=1.0",
@@ -111,6 +121,74 @@ def test_config_group_composes(tmp_path: Path, override: str) -> None:
     assert trainer.max_epochs >= 1
 
 
+def write_genre_folders(folder: Path) -> Path:
+    """Write `<genre>/<artist>/<clip>.wav` files: two genres, four artists each."""
+    for index in range(16):
+        genre = GENRES[index % 2]
+        clip = folder / genre / f"artist {index % 8}" / f"clip {index:02d}.wav"
+        clip.parent.mkdir(parents=True, exist_ok=True)
+        frequency = 220.0 if genre == "low" else 1760.0
+        times = np.arange(int(1.5 * SAMPLE_RATE)) / SAMPLE_RATE
+        sf.write(clip, (0.3 * np.sin(2 * np.pi * frequency * times)).astype(np.float32), SAMPLE_RATE)
+    return folder
+
+
+def test_folder_genre_trains_without_moods(tmp_path: Path) -> None:
+    root = write_genre_folders(tmp_path / "genres")
+    cfg = compose_config(
+        tmp_path, ["debug=default"], data_overrides=["data=folder_genre", f"data.root={root}", f"data.genre_labels={GENRES}"]
+    )
+    datamodule = instantiate(cfg.data)
+    tracks = datamodule.prepare_tracks()
+    assert len(tracks) == 16
+    assert tracks.mood_targets.shape == (16, 0)
+    assert sorted(set(tracks.groups)) == [f"artist {index}" for index in range(8)]
+
+    result = run_training(cfg)
+    bundle = load_bundle(result.bundle_dir)
+    assert bundle.mood_labels == []
+    prediction = bundle.predict_track(np.zeros(SAMPLE_RATE, np.float32))
+    assert prediction["mood_probs"].shape == (0,)
+    assert prediction["genre_probs"].shape == (2,)
+
+
+def test_jamendo_config_reads_tsv(tmp_path: Path) -> None:
+    audio_root = write_genre_folders(tmp_path / "audio")
+    lines = ["TRACK_ID\tARTIST_ID\tALBUM_ID\tPATH\tDURATION\tTAGS"]
+    for index in range(16):
+        genre = GENRES[index % 2]
+        path = f"{genre}/artist {index % 8}/clip {index:02d}.wav"
+        tags = [f"genre---{genre}", "mood/theme---calm" if index % 3 == 0 else "mood/theme---happy"]
+        lines.append("\t".join([f"track_{index}", f"artist_{index % 8}", f"album_{index}", path, "1.5", *tags]))
+    tsv = tmp_path / "autotagging_moodtheme.tsv"
+    tsv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cfg = compose_config(
+        tmp_path,
+        [],
+        data_overrides=[
+            "data=jamendo",
+            f"data.root={audio_root}",
+            f"data.manifest.tsv_path={tsv}",
+            f"data.mood_labels={MOODS}",
+            f"data.genre_labels={GENRES}",
+        ],
+    )
+    tracks = instantiate(cfg.data).prepare_tracks()
+    assert len(tracks) == 16
+    assert tracks.mood_targets[0].tolist() == [1.0, 0.0]
+    assert tracks.mood_targets[1].tolist() == [0.0, 1.0]
+    assert tracks.genre_index[:4].tolist() == [0, 1, 0, 1]
+
+
+def test_jamendo_vocabulary_from_config(tmp_path: Path) -> None:
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["data=jamendo"])
+    assert len(cfg.data.mood_labels) == 59
+    assert len(cfg.data.genre_labels) == 87
+    assert "happy" in cfg.data.mood_labels
+    assert "rock" in cfg.data.genre_labels
+
+
 def test_gpu_trainer_config_composes(tmp_path: Path) -> None:
     cfg = compose_config(tmp_path, ["trainer=gpu"])
     assert cfg.trainer.accelerator == "gpu"
@@ -151,13 +229,13 @@ def test_bad_manifest_rows_reported_first(tmp_path: Path) -> None:
     frame.loc[5, "genre"] = "jazz"
     frame.loc[7, "calm"] = 1.5
     frame.to_csv(manifest, index=False)
-    with pytest.raises(TrainingDataError) as caught:
+    with pytest.raises(ManifestError) as caught:
         run_training(cfg)
     message = str(caught.value)
-    assert "row 3: audio file not found" in message
-    assert "missing.wav" in message
-    assert "row 6: unknown genre 'jazz'" in message
-    assert "row 8: mood 'calm' must be a fraction in [0, 1], got 1.5" in message
+    assert "row 3, column 'path'" in message
+    assert "missing.wav': audio file not found" in message
+    assert "row 6, column 'genre', value 'jazz': unknown genre" in message
+    assert "row 8, column 'calm', value 1.5: mood value must be a number in [0, 1]" in message
     assert str(manifest) in message
     assert not (tmp_path / "run" / "checkpoints").exists()
 
@@ -166,7 +244,7 @@ def test_manifest_missing_column(tmp_path: Path) -> None:
     folder = write_clips(tmp_path / "clips")
     frame = pd.read_csv(folder / "tracks.csv").drop(columns=["happy"])
     frame.to_csv(folder / "tracks.csv", index=False)
-    with pytest.raises(Exception, match="happy"):
+    with pytest.raises(ManifestError, match="happy"):
         read_track_table(folder / "tracks.csv", MOODS, GENRES, group_column="artist")
 
 
@@ -181,7 +259,15 @@ def test_folds_keep_artists_together() -> None:
 def test_datamodule_fold_split(tmp_path: Path) -> None:
     folder = write_clips(tmp_path / "clips")
     datamodule = TaggerDataModule(
-        folder / "tracks.csv", MOODS, GENRES, group_column="artist", n_folds=4, fold=1, chunk_seconds=1.0, batch_size=4
+        folder / "tracks.csv",
+        MOODS,
+        GENRES,
+        group_column="artist",
+        n_folds=4,
+        fold=1,
+        chunk_seconds=1.0,
+        batch_size=4,
+        cache_dir=tmp_path / "cache",
     )
     train_rows, validation_rows = datamodule.split_rows()
     assert len(train_rows) + len(validation_rows) == 16
@@ -194,6 +280,8 @@ def test_datamodule_fold_split(tmp_path: Path) -> None:
     assert batch["mood"].shape == (4, 2)
     validation = next(iter(datamodule.val_dataloader()))
     assert set(validation) == {"waveform", "mood", "genre", "track"}
+    assert datamodule.cache.misses == 16
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 16
 
 
 def test_no_fold_trains_on_all(tmp_path: Path) -> None:

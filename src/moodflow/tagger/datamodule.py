@@ -22,8 +22,11 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from moodflow.audio.loading import load_audio
 from moodflow.audio.errors import AudioDecodeError
+from moodflow.audio.loading import load_audio
+from moodflow.data.adapters import LabelledManifest
+from moodflow.data.cache import AudioCache
+from moodflow.data.manifest import validate_manifest
 from moodflow.errors import MoodflowError
 from moodflow.tables import read_table
 from moodflow.tagger.bundle import split_waveform
@@ -34,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 
 class TrainingDataError(MoodflowError):
-    """The training manifest has bad rows; every bad row is listed with its row number and value."""
+    """The training data cannot be used: invalid fold settings or tracks that fail to decode."""
 
 
 @dataclass
@@ -52,7 +55,7 @@ class TrackTable:
 
 
 def read_track_table(
-    manifest: str | Path | pd.DataFrame,
+    manifest: str | Path | pd.DataFrame | LabelledManifest,
     mood_labels: list[str],
     genre_labels: list[str],
     *,
@@ -60,66 +63,37 @@ def read_track_table(
     group_column: str = "group",
     genre_column: str = "genre",
 ) -> TrackTable:
-    """Read and validate a manifest before any training starts.
+    """Read and validate a manifest with `moodflow.data.manifest` before any training starts.
 
-    The manifest needs `track_id`, `path`, the group column, the genre column
-    and one column per mood label holding the fraction of listeners in [0, 1].
-    Relative paths are resolved against `path_root` (default: the manifest's
-    folder). Raises `TrainingDataError` listing every missing file, unknown
-    genre, invalid mood value and duplicate track id with its row number
-    (1-based, header excluded).
+    `manifest` is a CSV/TSV/Parquet path, a DataFrame, or a `LabelledManifest`
+    from `moodflow.data.adapters`. `group_column` and `genre_column` name the
+    columns that play the manifest's `group` and `genre` roles (Emotify's
+    `tracks.csv` uses `artist` as the group). Relative paths resolve against
+    `path_root`, by default the manifest's folder. Raises `ManifestError`
+    listing every bad row with its row number, column and value.
     """
-    source = "manifest DataFrame"
-    if isinstance(manifest, pd.DataFrame):
+    source = "(in memory)"
+    if isinstance(manifest, LabelledManifest):
+        frame = manifest.table
+    elif isinstance(manifest, pd.DataFrame):
         frame = manifest
     else:
         source = str(manifest)
-        required = ("track_id", "path", group_column, genre_column, *mood_labels)
-        frame = read_table(manifest, required_columns=required)
+        frame = read_table(manifest)
         if path_root is None:
             path_root = Path(manifest).parent
-    missing_columns = [c for c in ("track_id", "path", group_column, genre_column, *mood_labels) if c not in frame.columns]
-    if missing_columns:
-        raise TrainingDataError(f"{source} lacks column(s) {missing_columns}; found {list(frame.columns)}")
-    root = Path(path_root) if path_root is not None else Path.cwd()
+    renames = {column: role for column, role in ((group_column, "group"), (genre_column, "genre")) if column != role}
+    if renames:
+        frame = frame.drop(columns=[role for role in renames.values() if role in frame.columns]).rename(columns=renames)
+    frame = validate_manifest(frame, mood_labels, genre_labels, root=path_root, source=source)
 
     genre_to_index = {genre: index for index, genre in enumerate(genre_labels)}
-    problems: list[str] = []
-    paths: list[Path] = []
-    seen: set[str] = set()
-    for row_number, row in enumerate(frame.itertuples(index=False), start=1):
-        record = row._asdict()
-        track_id = str(record["track_id"])
-        path = Path(str(record["path"]))
-        path = path if path.is_absolute() else root / path
-        paths.append(path)
-        if track_id in seen:
-            problems.append(f"row {row_number}: duplicate track_id {track_id!r}")
-        seen.add(track_id)
-        if not path.is_file():
-            problems.append(f"row {row_number}: audio file not found: {str(path)!r}")
-        genre = record[genre_column]
-        if genre not in genre_to_index:
-            problems.append(f"row {row_number}: unknown genre {genre!r}; allowed: {genre_labels}")
-        for label in mood_labels:
-            value = record[label]
-            if not isinstance(value, (int, float, np.number)) or not 0.0 <= float(value) <= 1.0:
-                problems.append(f"row {row_number}: mood {label!r} must be a fraction in [0, 1], got {value!r}")
-    if len(frame) == 0:
-        problems.append("the manifest has no rows")
-    if problems:
-        shown = problems[:20]
-        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise TrainingDataError(
-            f"{source}: {len(problems)} bad row(s); fix them before training:\n  " + "\n  ".join(shown) + more
-        )
-
     return TrackTable(
-        track_ids=[str(value) for value in frame["track_id"]],
-        paths=paths,
-        groups=[str(value) for value in frame[group_column]],
-        mood_targets=frame[list(mood_labels)].to_numpy(dtype=np.float32),
-        genre_index=frame[genre_column].map(genre_to_index).to_numpy(dtype=np.int64),
+        track_ids=frame["track_id"].tolist(),
+        paths=[Path(path) for path in frame["path"]],
+        groups=frame["group"].tolist(),
+        mood_targets=frame[list(mood_labels)].to_numpy(dtype=np.float32).reshape(len(frame), len(mood_labels)),
+        genre_index=frame["genre"].map(genre_to_index).to_numpy(dtype=np.int64),
     )
 
 
@@ -189,6 +163,9 @@ class TrackChunkDataset(Dataset):
 class TaggerDataModule(L.LightningDataModule):
     """Manifest -> validated tracks -> decoded audio in memory -> artist-grouped train/validation sets.
 
+    With `cache_dir`, decoded audio is stored there (`moodflow.data.cache`,
+    float16), so later runs and folds skip MP3 decoding.
+
     With `fold` set, the tracks of the groups (artists) in fold `fold` of
     `n_folds` are the validation set and the rest the training set. With
     `fold=None` every track trains and there is no validation set.
@@ -215,6 +192,7 @@ class TaggerDataModule(L.LightningDataModule):
         crops_per_track: int = 2,
         gain_db: float = 0.0,
         num_workers: int = 0,
+        cache_dir: str | Path | None = None,
     ) -> None:
         super().__init__()
         if fold is not None and not 0 <= fold < n_folds:
@@ -238,6 +216,7 @@ class TaggerDataModule(L.LightningDataModule):
         self.crops_per_track = crops_per_track
         self.gain_db = gain_db
         self.num_workers = num_workers
+        self.cache = AudioCache(cache_dir, sample_rate) if cache_dir else None
         self.tracks: TrackTable | None = None
         self.waveforms: list[np.ndarray] | None = None
 
@@ -276,14 +255,21 @@ class TaggerDataModule(L.LightningDataModule):
         waveforms, failures = [], []
         for row, path in enumerate(tracks.paths):
             try:
-                waveforms.append(load_audio(path, self.sample_rate, min_duration_s=self.min_duration_s))
+                if self.cache is not None:
+                    waveforms.append(self.cache.load(path, min_duration_s=self.min_duration_s))
+                else:
+                    waveforms.append(load_audio(path, self.sample_rate, min_duration_s=self.min_duration_s))
             except AudioDecodeError as error:
                 failures.append(f"row {row + 1}: {error}")
         if failures:
             raise TrainingDataError(f"{len(failures)} track(s) could not be decoded:\n  " + "\n  ".join(failures))
         self.waveforms = waveforms
         seconds = sum(len(waveform) for waveform in waveforms) / self.sample_rate
-        logger.info("decoded %d tracks (%.0f s of audio) in %.1f s", len(waveforms), seconds, time.perf_counter() - started)
+        hits = self.cache.hits if self.cache is not None else 0
+        logger.info(
+            "loaded %d tracks (%.0f s of audio, %d from the audio cache) in %.1f s",
+            len(waveforms), seconds, hits, time.perf_counter() - started,
+        )
 
     def _subset(self, rows: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
         tracks = self.prepare_tracks()

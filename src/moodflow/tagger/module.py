@@ -7,7 +7,8 @@ itself (waveforms and both targets, weight drawn from Beta(alpha, alpha)).
 
 Validation averages chunk predictions per track, as `TaggerBundle.predict_track`
 does, and logs `val/mood_macro_roc_auc` (each mood binarised at its median
-over the training fold), `val/genre_accuracy`, and `val/score`, their mean.
+over the training fold), `val/genre_accuracy`, and `val/score`, their mean
+(genre accuracy alone when no mood has a defined ROC-AUC).
 """
 
 from __future__ import annotations
@@ -69,7 +70,11 @@ class TaggerLitModule(L.LightningModule):
 
     def _losses(self, outputs: dict[str, torch.Tensor], mood: torch.Tensor, genre: torch.Tensor) -> dict[str, torch.Tensor]:
         """`genre` is either class indices `[batch]` or soft class weights `[batch, n_genres]` (mixup)."""
-        mood_loss = F.binary_cross_entropy_with_logits(outputs["mood_logits"], mood)
+        if mood.shape[1] > 0:
+            mood_loss = F.binary_cross_entropy_with_logits(outputs["mood_logits"], mood)
+        else:
+            # A genre-only data set (such as a folder per genre) has no mood targets.
+            mood_loss = outputs["genre_logits"].new_zeros(())
         genre_loss = F.cross_entropy(outputs["genre_logits"], genre)
         loss = self.hparams.mood_loss_weight * mood_loss + self.hparams.genre_loss_weight * genre_loss
         return {"loss": loss, "mood_loss": mood_loss, "genre_loss": genre_loss}
@@ -121,12 +126,17 @@ class TaggerLitModule(L.LightningModule):
         first_chunk = torch.zeros(len(tracks), dtype=torch.long).scatter_(0, inverse, torch.arange(len(inverse)))
         genre_true = merged["genre"][first_chunk].numpy()
 
-        mood_true = binarize_moods(mood_fractions, self.mood_thresholds.cpu().numpy())
-        roc_auc = macro_average(tag_metrics(mood_true, mood_scores, self.mood_labels), "roc_auc")
-        roc_auc = float("nan") if roc_auc is None else roc_auc
         accuracy = float(np.mean(genre_probs.argmax(axis=1) == genre_true))
-        self.log("val/mood_macro_roc_auc", roc_auc)
         self.log("val/genre_accuracy", accuracy)
+        roc_auc = None
+        if mood_scores.shape[1] > 0:
+            mood_true = binarize_moods(mood_fractions, self.mood_thresholds.cpu().numpy())
+            roc_auc = macro_average(tag_metrics(mood_true, mood_scores, self.mood_labels), "roc_auc")
+        if roc_auc is None:
+            # No mood labels, or every mood has one class in this fold: score on genre alone.
+            self.log("val/score", accuracy, prog_bar=True)
+            return
+        self.log("val/mood_macro_roc_auc", roc_auc)
         self.log("val/score", (roc_auc + accuracy) / 2, prog_bar=True)
 
     def configure_optimizers(self):

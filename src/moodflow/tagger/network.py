@@ -115,8 +115,8 @@ class TaggerNet(nn.Module):
         spec_augment: SpecAugment | None = None,
     ) -> None:
         super().__init__()
-        if n_moods < 1 or n_genres < 1:
-            raise ValueError(f"need at least one mood and one genre label, got n_moods={n_moods}, n_genres={n_genres}")
+        if n_moods < 0 or n_genres < 1:
+            raise ValueError(f"need n_moods >= 0 and n_genres >= 1, got n_moods={n_moods}, n_genres={n_genres}")
         self.front_end = front_end
         self.spec_augment = spec_augment if spec_augment is not None else SpecAugment()
         self.backbone = backbone
