@@ -15,27 +15,27 @@ from moodflow.tagger.baseline import (
     features_for_tracks,
 )
 
-SR = FEATURE_SAMPLE_RATE
+SAMPLE_RATE = FEATURE_SAMPLE_RATE
 
 
 def click_track(bpm: float, seconds: float) -> np.ndarray:
-    audio = np.zeros(int(seconds * SR), dtype=np.float32)
+    audio = np.zeros(int(seconds * SAMPLE_RATE), dtype=np.float32)
     click = np.hanning(200).astype(np.float32)
     for start in np.arange(0, seconds, 60.0 / bpm):
-        index = int(start * SR)
+        index = int(start * SAMPLE_RATE)
         audio[index : index + click.size] += click[: audio.size - index]
     return audio
 
 
 def test_features_have_documented_size():
-    vector = extract_features(np.random.default_rng(0).standard_normal(SR).astype(np.float32))
+    vector = extract_features(np.random.default_rng(0).standard_normal(SAMPLE_RATE).astype(np.float32))
     assert vector.shape == (81,)
     assert len(feature_names()) == 81
     assert vector.dtype == np.float32
 
 
 def test_features_of_silence_are_finite():
-    vector = extract_features(np.zeros(SR, dtype=np.float32))
+    vector = extract_features(np.zeros(SAMPLE_RATE, dtype=np.float32))
     assert np.all(np.isfinite(vector))
 
 
@@ -46,7 +46,7 @@ def test_tempo_feature_of_click_track():
 
 
 def test_chroma_peaks_at_tone_pitch_class():
-    time_s = np.arange(SR) / SR
+    time_s = np.arange(SAMPLE_RATE) / SAMPLE_RATE
     vector = extract_features((0.5 * np.sin(2 * np.pi * 440.0 * time_s)).astype(np.float32))
     names = feature_names()
     chroma_means = [vector[names.index(f"chroma{index}_mean")] for index in range(12)]
@@ -56,7 +56,7 @@ def test_chroma_peaks_at_tone_pitch_class():
 
 def test_feature_cache_hit_and_invalidation(tmp_path):
     audio_path = tmp_path / "tone.wav"
-    sf.write(audio_path, np.zeros(SR, dtype=np.float32), SR)
+    sf.write(audio_path, np.zeros(SAMPLE_RATE, dtype=np.float32), SAMPLE_RATE)
     cache = FeatureCache(tmp_path / "cache")
     calls = []
 
@@ -69,7 +69,7 @@ def test_feature_cache_hit_and_invalidation(tmp_path):
     assert len(calls) == 1
     np.testing.assert_array_equal(first, second)
 
-    sf.write(audio_path, 0.5 * np.ones(SR, dtype=np.float32), SR)
+    sf.write(audio_path, 0.5 * np.ones(SAMPLE_RATE, dtype=np.float32), SAMPLE_RATE)
     features_for_tracks([audio_path], cache, load=load)
     assert len(calls) == 2
 

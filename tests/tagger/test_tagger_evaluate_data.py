@@ -26,7 +26,7 @@ def write_tone_dataset(root: Path, n_artists: int = 12, tracks_per_artist: int =
     rows = []
     for artist in range(n_artists):
         for take in range(tracks_per_artist):
-            # Every artist has tracks of both genres, so every fold holds both.
+            # Every artist has tracks of both genres, so every fold contains both.
             genre = GENRES[(artist + take) % 2]
             track_id = f"a{artist:02d}-t{take}"
             if genre == "low":

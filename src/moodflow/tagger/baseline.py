@@ -1,9 +1,9 @@
 """The hand-made baseline: librosa summary features and logistic regression.
 
-Each track becomes one vector of 81 numbers at 22,050 Hz: the mean and
-standard deviation over frames of 20 MFCCs, 7 spectral-contrast bands and 12
-chroma bins, plus the estimated tempo (BPM) and the mean and standard
-deviation of the onset strength. Features are standardised, then one
+Each track, decoded at 22,050 Hz, becomes one vector of 81 numbers. These are
+the mean and standard deviation over frames of 20 MFCCs, 7 spectral-contrast
+bands and 12 chroma bins, then the estimated tempo (BPM) and the mean and
+standard deviation of the onset strength. Features are standardised, then one
 logistic regression per binarised emotion (one-vs-rest) and one multinomial
 logistic regression for the genre are fitted.
 
@@ -64,7 +64,7 @@ def extract_features(waveform: np.ndarray, sample_rate: int = FEATURE_SAMPLE_RAT
         parts += [frames.mean(axis=1), frames.std(axis=1)]
     parts.append(np.array([float(tempo[0]), onset_envelope.mean(), onset_envelope.std()]))
     vector = np.concatenate(parts).astype(np.float32)
-    # Silence gives zero-variance frames, which stay finite; anything else is a bug upstream.
+    # Silence gives zero-variance frames, which stay finite, so a NaN here means broken input audio.
     if not np.all(np.isfinite(vector)):
         raise MoodflowError("baseline features contain NaN or infinite values; check the decoded audio")
     return vector
@@ -98,8 +98,8 @@ def features_for_tracks(
 ) -> np.ndarray:
     """Return a `[n_tracks, 81]` float32 feature matrix, reading the cache first.
 
-    `load(path, sample_rate)` decodes a file to mono float32; the default is
-    `moodflow.audio.load_audio`. A file that fails to decode raises that
+    `load(path, sample_rate)` decodes a file to mono float32, and the default
+    is `moodflow.audio.load_audio`. A file that fails to decode raises that
     loader's error, which names the path.
     """
     if load is None:

@@ -196,7 +196,7 @@ def format_side_by_side(report: dict) -> str:
 
 
 def write_crossval(report: dict, out_dir: Path) -> list[Path]:
-    """Write cv_report.json, cv_report.md and the PNG plots; return the written paths."""
+    """Write cv_report.json, cv_report.md and the PNG plots to `out_dir` and return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / "cv_report.json", out_dir / "cv_report.md"]
     written[0].write_text(json.dumps(report, indent=2) + "\n")
@@ -227,12 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Artist-grouped k-fold cross-validation (k = data.n_folds) of the CNN and the hand-made baseline "
             "on the same folds. Every positional argument is a Hydra override of configs/train.yaml and is "
-            "passed to training for each fold; `moodflow cv` itself sets data.fold, paths.output_dir, "
+            "passed to training for each fold. `moodflow cv` itself sets data.fold, paths.output_dir, "
             "paths.models_dir and bundle_name. Example: moodflow cv --out outputs/cv data=emotify "
             "data.root=../shared/data/emotify trainer.max_epochs=20"
         ),
     )
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides for data and training, e.g. data=emotify data.root=PATH model.net.backbone.width=64")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides for data and training, e.g. data=emotify data.root=PATH trainer.max_epochs=20")
     parser.add_argument("--out", type=Path, required=True, help="folder for cv_report.json, cv_report.md, the PNG plots and the CNN fold bundles")
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--baseline-only", action="store_true", help="run only the baseline (librosa features and logistic regression)")
@@ -249,7 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_intermixed_args(argv)
     configure_logging(args.verbose)
-    models = ["baseline"] if args.baseline_only else ["cnn"] if args.cnn_only else list(MODELS)
+    models = list(MODELS)
+    if args.baseline_only:
+        models = ["baseline"]
+    elif args.cnn_only:
+        models = ["cnn"]
     report = run_crossval(args.overrides, args.out, models, args.feature_cache, args.config_dir)
     written = write_crossval(report, args.out)
     print(format_side_by_side(report))

@@ -73,7 +73,7 @@ def read_tracks(data_cfg: DictConfig, mood_labels: Sequence[str], genre_labels: 
 
 
 def fold_rows(groups: Sequence[str], n_folds: int, fold: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return (training rows, held-out rows) of `fold`; with `fold=None` both are all rows."""
+    """Return (training rows, held-out rows) of `fold`. With `fold=None` both are all rows."""
     from moodflow.tagger.folds import assign_group_folds
 
     if fold is None:
@@ -120,7 +120,7 @@ def load_baseline_report(path: str | Path) -> dict:
         report = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise EvaluationError(f"cannot read baseline report {path}: {error}") from error
-    if "models" in report:  # a `moodflow cv` report; take its baseline summary
+    if "models" in report:  # a `moodflow cv` report, whose baseline summary is used
         if "baseline" not in report["models"]:
             raise EvaluationError(f"cross-validation report {path} has no baseline results; rerun `moodflow cv` without --cnn-only")
         return report["models"]["baseline"]["summary"]
@@ -189,7 +189,7 @@ def _headline_of(report: dict) -> dict[str, float | None]:
 
 
 def write_report(report: dict, out_dir: Path, title: str, baseline: dict | None = None) -> list[Path]:
-    """Write report.json, report.md and the PNG plots to `out_dir`; return the written paths."""
+    """Write report.json, report.md and the PNG plots to `out_dir` and return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / "report.json", out_dir / "report.md"]
     written[0].write_text(json.dumps(report, indent=2) + "\n")

@@ -109,8 +109,8 @@ def genre_metrics(
 ) -> dict[str, object]:
     """Compute genre accuracy and the confusion matrix (rows true, columns predicted).
 
-    `true_index` holds class indices into `labels`; `genre_probs` has shape
-    `[n_tracks, n_genres]` and the predicted genre is its arg-max.
+    `true_index` contains class indices into `labels`. `genre_probs` has
+    shape `[n_tracks, n_genres]`, and the predicted genre is its arg-max.
     """
     true_index = np.asarray(true_index)
     probs = _as_2d_float(genre_probs, "genre probabilities")

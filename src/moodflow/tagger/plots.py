@@ -26,14 +26,14 @@ def plot_tag_bars(
     """Draw one horizontal bar per tag and per model (e.g. CNN and baseline) and save a PNG.
 
     `series` maps a model name to one value per tag; `None` (undefined) is
-    drawn as an empty slot with the text "undefined". `errors` holds optional
+    drawn as an empty slot with the text "undefined". `errors` contains optional
     standard deviations drawn as error bars.
     """
     path = Path(path)
     names = list(series)
     n_tags, n_models = len(labels), len(names)
     height = 0.8 / max(n_models, 1)
-    figure, axes = plt.subplots(figsize=(8, 1.2 + 0.45 * n_tags * max(n_models, 1)))
+    figure, axes = plt.subplots(figsize=(9, 1.2 + 0.45 * n_tags * max(n_models, 1)))
     positions = np.arange(n_tags)
 
     for model_number, name in enumerate(names):
@@ -57,7 +57,8 @@ def plot_tag_bars(
     if metric == "roc_auc":
         axes.axvline(0.5, color="grey", linestyle="--", linewidth=1, label="chance (0.5)")
     axes.set_title(title or f"Per-tag {metric_title}")
-    axes.legend(loc="lower right", fontsize=8)
+    # Outside the axes, so the legend never covers a bar.
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
