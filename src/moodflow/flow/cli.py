@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -187,16 +185,15 @@ def format_page(page: dict, moods: list[str]) -> str:
         header += f"  mood: {page['mood']} ({page['mood_mode']}, threshold {page['threshold']:.2f})"
     lines = [header] + [f"note: {n}" for n in page["notes"]]
     mood_heads = " ".join(f"{m[:5]:>5}" for m in moods)
-    width = shutil.get_terminal_size((160, 20)).columns
-    lines.append(f"{'#':>2}  {'title':28} {'artist':20} {mood_heads}  {'source':11} reason")
+    lines.append(f"{'#':>2}  {'title':28} {'artist':20} {mood_heads}  {'source':11} {'nearest history':18} reason")
     for i, track in enumerate(page["tracks"], 1):
         title = track["title"] or track["track_id"]
         scores = " ".join(f"{track['moods'][m]:5.2f}" for m in moods)
-        reason = track["reason"]
-        if track["nearest_history_track"]:
-            reason += f"; nearest history track {track['nearest_history_track']}"
-        row = f"{i:>2}  {_cut(title, 28):28} {_cut(track['artist'] or '-', 20):20} {scores}  {track['source']:11} "
-        lines.append(row + textwrap.shorten(reason, max(20, width - len(row)), placeholder="..."))
+        nearest = track["nearest_history_track"] or "-"
+        lines.append(
+            f"{i:>2}  {_cut(title, 28):28} {_cut(track['artist'] or '-', 20):20} {scores}  "
+            f"{track['source']:11} {_cut(nearest, 18):18} {track['reason']}"
+        )
     return "\n".join(lines)
 
 

@@ -56,7 +56,7 @@ class ValenceArousalPredictor:
     def fit(self, vectors: np.ndarray, valence_arousal: np.ndarray) -> ValenceArousalPredictor:
         if len(vectors) < 2:
             raise MoodTableError(f"need at least 2 labelled tracks to train the valence/arousal predictor, got {len(vectors)}")
-        self.model = instantiate(copy.deepcopy(self.predictor_config))
+        self.model = self._make_model(len(vectors))
         self.model.fit(vectors, valence_arousal)
         if not self.rescale:
             return self
@@ -69,13 +69,22 @@ class ValenceArousalPredictor:
         self.offset = (valence_arousal.mean(axis=0) - raw.mean(axis=0) * self.scale).astype(np.float32)
         return self
 
+    def _make_model(self, n_samples: int):
+        config = copy.deepcopy(self.predictor_config)
+        if int(config.get("n_neighbors", 0)) > n_samples:
+            logger.warning(
+                "only %d labelled tracks: using n_neighbors=%d instead of %d", n_samples, n_samples, config["n_neighbors"]
+            )
+            config["n_neighbors"] = n_samples
+        return instantiate(config)
+
     def _out_of_fold(self, vectors: np.ndarray, targets: np.ndarray, fallback: np.ndarray) -> np.ndarray:
         if len(vectors) < 10:
             return fallback
         folds = np.arange(len(vectors)) % 2
         predictions = np.empty_like(fallback)
         for fold in (0, 1):
-            model = instantiate(copy.deepcopy(self.predictor_config))
+            model = self._make_model(int((folds != fold).sum()))
             model.fit(vectors[folds != fold], targets[folds != fold])
             predictions[folds == fold] = model.predict(vectors[folds == fold])
         return predictions
