@@ -89,7 +89,7 @@ def test_small_set_is_fast(tmp_path):
     elapsed = time.perf_counter() - start
 
     # About 1 s on the shared 2-core machine; the bound leaves room for load.
-    assert elapsed < 10.0
+    assert elapsed < 15.0
 
 
 def test_render_clip_peak_follows_arousal():

@@ -1,7 +1,9 @@
 """Deterministic generators of synthetic data for the demo and the tests.
 
 Everything written here is synthetic: clips rendered from a genre and a
-valence/arousal point, with simulated listener votes in the Emotify layout.
+valence/arousal point, with simulated listener votes in the Emotify layout,
+and a linked corpus whose clips, playlists and listening histories derive
+from the same hidden factors.
 """
 
 from moodflow.synth.clips import (
@@ -12,6 +14,7 @@ from moodflow.synth.clips import (
     gems_probabilities,
     simulate_votes,
 )
+from moodflow.synth.corpus import CorpusPaths, generate_corpus
 from moodflow.synth.music import GENRES, ClipStyle, render_clip
 
 __all__ = [
@@ -20,7 +23,9 @@ __all__ = [
     "TRACKS_COLUMNS",
     "ClipSetPaths",
     "ClipStyle",
+    "CorpusPaths",
     "generate_clips",
+    "generate_corpus",
     "gems_probabilities",
     "render_clip",
     "simulate_votes",

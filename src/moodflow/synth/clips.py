@@ -118,6 +118,41 @@ def simulate_votes(style: ClipStyle, n_listeners: int, rng: np.random.Generator)
     return fractions
 
 
+def write_labelled_clip(
+    root: Path,
+    relative_path: str,
+    style: ClipStyle,
+    clip_seconds: float,
+    sample_rate: int,
+    rng: np.random.Generator,
+    **metadata: object,
+) -> dict[str, object]:
+    """Render one clip to `root / relative_path` (16-bit WAV) and return its `tracks.csv` row.
+
+    `metadata` gives `track_id`, `artist`, `album`, `title` and `year`. `rng`
+    draws the melody, the number of listeners (11 to 59) and their votes.
+    """
+    (root / relative_path).parent.mkdir(parents=True, exist_ok=True)
+    samples = render_clip(style, clip_seconds, sample_rate, rng)
+    sf.write(root / relative_path, samples, sample_rate, subtype="PCM_16")
+
+    n_listeners = int(rng.integers(11, 60))
+    return {
+        **metadata,
+        "path": relative_path,
+        "genre": style.genre,
+        "id3_genre": style.genre.capitalize(),
+        "n_listeners": n_listeners,
+        **simulate_votes(style, n_listeners, rng),
+    }
+
+
+def write_tracks_csv(rows: list[dict[str, object]], path: Path) -> Path:
+    """Write `rows` as an Emotify-layout `tracks.csv` with columns in `TRACKS_COLUMNS` order."""
+    pd.DataFrame(rows, columns=list(TRACKS_COLUMNS)).to_csv(path, index=False, lineterminator="\n")
+    return path
+
+
 def generate_clips(
     out_dir: str | Path,
     *,
@@ -157,28 +192,21 @@ def generate_clips(
         valence, arousal = np.clip(centre + rng.normal(0.0, 0.35, size=2), -1.0, 1.0)
         style = ClipStyle(genre, float(valence), float(arousal))
 
-        relative_path = f"audio/{genre}/{index + 1:03d}.wav"
-        (root / relative_path).parent.mkdir(parents=True, exist_ok=True)
-        samples = render_clip(style, clip_seconds, sample_rate, rng)
-        sf.write(root / relative_path, samples, sample_rate, subtype="PCM_16")
-
-        n_listeners = int(rng.integers(11, 60))
-        rows.append(
-            {
-                "track_id": f"synthetic-{index + 1:03d}",
-                "path": relative_path,
-                "genre": genre,
-                "artist": f"Synthetic Artist {artist + 1:02d}",
-                "album": f"Synthetic Album {artist + 1:02d}",
-                "title": f"Synthetic {genre} piece {index + 1:03d}",
-                "year": 2000 + artist % 20,
-                "id3_genre": genre.capitalize(),
-                "n_listeners": n_listeners,
-                **simulate_votes(style, n_listeners, rng),
-            }
+        row = write_labelled_clip(
+            root,
+            f"audio/{genre}/{index + 1:03d}.wav",
+            style,
+            clip_seconds,
+            sample_rate,
+            rng,
+            track_id=f"synthetic-{index + 1:03d}",
+            artist=f"Synthetic Artist {artist + 1:02d}",
+            album=f"Synthetic Album {artist + 1:02d}",
+            title=f"Synthetic {genre} piece {index + 1:03d}",
+            year=2000 + artist % 20,
         )
+        rows.append(row)
 
-    tracks_csv = root / "tracks.csv"
-    pd.DataFrame(rows, columns=list(TRACKS_COLUMNS)).to_csv(tracks_csv, index=False, lineterminator="\n")
+    tracks_csv = write_tracks_csv(rows, root / "tracks.csv")
     logger.info("wrote %d synthetic clips by %d artists to %s", n_clips, n_artists, root)
     return ClipSetPaths(root=root, tracks_csv=tracks_csv, audio_dir=audio_dir)
