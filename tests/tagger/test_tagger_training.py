@@ -94,6 +94,7 @@ def compose_config(tmp_path: Path, overrides: list[str] = (), data_overrides: li
         "callbacks=default",
         "callbacks=no_validation",
         "callbacks=none",
+        "callbacks=last_only",
         "logger=default",
         "logger=csv",
         "logger=tensorboard",
@@ -207,6 +208,19 @@ def test_fast_dev_run_exports_bundle(tmp_path: Path) -> None:
     prediction = bundle.predict_track(np.zeros(SAMPLE_RATE * 2, np.float32))
     assert prediction["mood_probs"].shape == (2,)
     assert np.all(np.isfinite(prediction["embedding"]))
+
+
+def test_fast_dev_run_on_synthetic_clips(tmp_path: Path) -> None:
+    from moodflow.synth.clips import generate_clips
+
+    clips = generate_clips(tmp_path / "synthetic", n_clips=16, clip_seconds=2.0)
+    cfg = compose_config(tmp_path, ["debug=default"], data_overrides=["data=synthetic", f"data.root={clips.root}"])
+    result = run_training(cfg)
+    bundle = load_bundle(result.bundle_dir)
+    assert bundle.mood_labels == list(cfg.data.mood_labels)
+    assert len(bundle.mood_labels) == 9
+    assert bundle.genre_labels == ["classical", "rock", "electronic", "pop"]
+    assert bundle.chunk_samples == SAMPLE_RATE
 
 
 def test_short_training_learns_and_plots(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ over the training fold), `val/genre_accuracy`, and `val/score`, their mean
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import lightning as L
@@ -67,6 +68,15 @@ class TaggerLitModule(L.LightningModule):
 
     def forward(self, waveforms: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.net(waveforms)
+
+    def on_train_epoch_start(self) -> None:
+        self._epoch_started = time.perf_counter()
+
+    def on_train_epoch_end(self) -> None:
+        # Wall time of the training batches of this epoch, without validation.
+        seconds = time.perf_counter() - self._epoch_started
+        self.log("train/epoch_seconds", seconds)
+        logger.info("epoch %d: %.1f s of training", self.current_epoch, seconds)
 
     def _losses(self, outputs: dict[str, torch.Tensor], mood: torch.Tensor, genre: torch.Tensor) -> dict[str, torch.Tensor]:
         """`genre` is either class indices `[batch]` or soft class weights `[batch, n_genres]` (mixup)."""
