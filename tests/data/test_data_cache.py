@@ -35,7 +35,7 @@ def test_cache_matches_loader(tmp_path, dtype, tolerance):
 
 def test_cache_reads_are_memory_mapped(tmp_path):
     source = write_tone(tmp_path / "tone.wav")
-    cache = AudioCache(tmp_path / "cache", 16_000)
+    cache = AudioCache(tmp_path / "cache", 16_000, dtype="float16")
 
     cache.load(source)
     mapped = cache.load_mmap(source)
