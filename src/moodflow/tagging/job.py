@@ -86,7 +86,6 @@ def run_tagging(
     started = time.monotonic()
     device = resolve_device(config.device)
     bundle = load_bundle(bundle_path, device=device)
-    bundle.batch_size = config.batch_size
     logger.info(
         "loaded bundle %s (model %s, %d moods, %d genres, %d-dim embedding) on %s",
         bundle_path, bundle.model_id, len(bundle.mood_labels), len(bundle.genre_labels), bundle.embedding_dim, device,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from moodflow.tagger.bundle import TaggerBundle
-from moodflow.tagging.assembly import TrackAssembler, TrackFailure, TrackResult, infer_chunk_groups
+from moodflow.tagging.assembly import ChunkPredictor, TrackAssembler, TrackFailure, TrackResult, infer_chunk_groups
 from moodflow.tagging.config import TagConfig
 from moodflow.tagging.decode import ChunkMessage, DecodeSettings, DoneMessage, ErrorMessage
 from moodflow.tagging.inputs import TrackInput
@@ -46,6 +46,7 @@ class LocalEngine:
         self.bundle = bundle
         self.settings = settings
         self.config = config
+        self.predictor = ChunkPredictor(bundle, config.batch_size, optimize=config.optimize)
 
     def run(self, tracks: list[TrackInput], on_finished: Callable[[list[TrackResult | TrackFailure]], None]) -> None:
         """Tag `tracks`, calling `on_finished` with each group of tracks that finished."""
@@ -129,7 +130,7 @@ class LocalEngine:
             finished += self._deliver(assembler, on_finished)
 
     def _infer(self, pending, tracks, assembler: TrackAssembler) -> None:
-        sums = infer_chunk_groups(self.bundle, [chunks for _, chunks in pending])
+        sums = infer_chunk_groups(self.predictor, [chunks for _, chunks in pending])
         for (track_index, _), group_sums in zip(pending, sums):
             assembler.add_sums(tracks[track_index], group_sums)
 

@@ -61,7 +61,7 @@ def decode_to_rows(row: dict, settings: DecodeSettings) -> Iterator[dict]:
 class InferenceActor:
     """Holds one loaded bundle and turns batches of message rows into per-row prediction sums."""
 
-    def __init__(self, bundle_files: dict[str, bytes], batch_size: int, device: str, threads: int) -> None:
+    def __init__(self, bundle_files: dict[str, bytes], batch_size: int, device: str, threads: int, optimize: bool) -> None:
         import torch
 
         from moodflow.tagger.bundle import load_bundle
@@ -70,8 +70,10 @@ class InferenceActor:
         self._folder = tempfile.TemporaryDirectory(prefix="moodflow-bundle-")
         for name, data in bundle_files.items():
             (Path(self._folder.name) / name).write_bytes(data)
+        from moodflow.tagging.assembly import ChunkPredictor
+
         self.bundle = load_bundle(self._folder.name, device=device)
-        self.bundle.batch_size = batch_size
+        self.predictor = ChunkPredictor(self.bundle, batch_size, optimize=optimize)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from moodflow.tagging.assembly import infer_chunk_groups
@@ -88,7 +90,7 @@ class InferenceActor:
                 np.frombuffer(batch["chunks"][index], dtype=np.float32).reshape(-1, bundle.chunk_samples)
                 for index in chunk_rows
             ]
-            for index, sums in zip(chunk_rows, infer_chunk_groups(bundle, groups)):
+            for index, sums in zip(chunk_rows, infer_chunk_groups(self.predictor, groups)):
                 mood[index], genre[index], embedding[index] = sums.mood, sums.genre, sums.embedding
 
         result = {name: batch[name] for name in batch if name != "chunks"}
@@ -146,6 +148,7 @@ class RayEngine:
                 "batch_size": self.config.batch_size,
                 "device": "cuda" if use_gpu else "cpu",
                 "threads": 1,
+                "optimize": self.config.optimize,
             },
             compute=ray.data.ActorPoolStrategy(size=ray_config.actors),
             batch_size=ray_config.tracks_per_batch,
