@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import av
@@ -16,6 +17,7 @@ from moodflow.audio import (
     iter_audio_blocks,
     load_audio,
 )
+from tests.conftest import shared_data_path
 
 TARGET_RATE = 16_000
 TONE_HZ = 440.0
@@ -291,3 +293,37 @@ def test_duration_from_decoded_samples(tmp_path, name, seconds):
         tolerance = 1e-4
 
     assert audio_duration_s(path) == pytest.approx(seconds, abs=tolerance)
+
+
+def test_blocks_of_long_file_bounded_memory(tmp_path):
+    path = tmp_path / "ten_minutes.wav"
+    rate = 8_000
+    with sf.SoundFile(path, "w", samplerate=rate, channels=1, subtype="PCM_16") as handle:
+        for _ in range(10):
+            handle.write(half_scale_sine(rate, 60.0)[:, 0])
+
+    tracemalloc.start()
+    n_samples = 0
+    peak_value = 0.0
+    for block in iter_audio_blocks(path, TARGET_RATE, block_seconds=10.0):
+        n_samples += block.size
+        peak_value = max(peak_value, float(np.abs(block).max()))
+    _, peak_bytes = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    assert abs(n_samples - 600 * TARGET_RATE) <= 2
+    assert abs(peak_value - 0.5) < 0.01
+    # The whole file at 16 kHz float32 is 38.4 MB; streaming keeps a few 10 s blocks.
+    assert peak_bytes < 8_000_000
+
+
+@pytest.mark.data
+def test_emotify_mp3_decodes():
+    path = shared_data_path("emotify") / "audio" / "classical" / "001.mp3"
+
+    samples = load_audio(path, TARGET_RATE)
+
+    # The Emotify excerpts are 30 s (one is 26 s), mono, 22.05 kHz MP3.
+    assert abs(samples.size / TARGET_RATE - 30.0) < 0.2
+    assert 0.05 < np.abs(samples).max() <= 1.0
+    assert audio_duration_s(path) == pytest.approx(samples.size / TARGET_RATE, abs=0.01)

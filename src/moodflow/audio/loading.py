@@ -71,7 +71,7 @@ def load_audio(path: str | Path, sample_rate: int, min_duration_s: float = 0.0) 
     source = _open(Path(path))
     samples = _concatenate(list(source.blocks))
     if samples.size == 0:
-        raise AudioDecodeError(source.path, "it contains no audio samples")
+        raise AudioDecodeError(source.path, "it contains no decodable audio samples; the file may be truncated or empty")
 
     duration_s = samples.size / source.sample_rate
     if duration_s < min_duration_s:
@@ -119,7 +119,7 @@ def iter_audio_blocks(
             pending_samples = pending[0].size
 
     if not decoded_any:
-        raise AudioDecodeError(source.path, "it contains no audio samples")
+        raise AudioDecodeError(source.path, "it contains no decodable audio samples; the file may be truncated or empty")
     if resampler is not None:
         pending.append(resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
     tail = _concatenate(pending)
@@ -138,7 +138,7 @@ def audio_duration_s(path: str | Path) -> float:
     source = _open(Path(path))
     n_samples = sum(block.size for block in source.blocks)
     if n_samples == 0:
-        raise AudioDecodeError(source.path, "it contains no audio samples")
+        raise AudioDecodeError(source.path, "it contains no decodable audio samples; the file may be truncated or empty")
     return n_samples / source.sample_rate
 
 
