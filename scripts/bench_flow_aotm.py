@@ -4,7 +4,7 @@ Protocol:
 1. Hold out a random set of playlists with at least `--min-length` distinct
    tracks; build the music space from the other playlists.
 2. Split the Deezer-labelled tracks of the space in two halves. The mood table
-   gets true valence/arousal for the first half only; the second half
+   gets true valence/arousal for the first half only. The second half
    ("held-out labelled") is scored from playlist categories of the training
    playlists or from valence/arousal predicted from the space vector.
 3. Relevance: each held-out playlist's first half is the history, its second
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +48,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="folder with aotm2011/ and deezer-mood/")
     parser.add_argument("--out", type=Path, required=True, help="folder for the artifacts the load test serves")
-    parser.add_argument("--test-playlists", type=int, default=1000, help="held-out playlists evaluated")
+    parser.add_argument("--test-playlists", type=int, default=1000, help="number of held-out playlists to evaluate")
     parser.add_argument("--min-length", type=int, default=8, help="minimum distinct tracks of a held-out playlist")
+    parser.add_argument("--mood-queries", type=int, default=1000, help="held-out playlists used for the mood evaluation")
+    parser.add_argument("--skip-relevance", action="store_true", help="run only the predictor and mood evaluations")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     configure_logging()
@@ -104,18 +107,30 @@ def main() -> None:
     print(f"held-out playlists evaluated: {len(queries)} (history = first half, target = second half with a vector)")
 
     held_out_va = {t: (v, a) for t, v, a in zip(held_out["track_id"], held_out["valence"], held_out["arousal"])}
-    _relevance(catalogue, indexed, queries)
-    _mood(catalogue, queries, held_out_va, vocabulary)
+    if not args.skip_relevance:
+        _relevance(catalogue, indexed, queries)
+    mood_queries = queries[: args.mood_queries]
+    print(f"\nmood evaluation on {len(mood_queries)} held-out playlists; predicted valence/arousal rescaled to the labels' spread")
+    _mood(catalogue, mood_queries, held_out_va, vocabulary)
+
+    raw_vocabulary = replace(vocabulary, rescale_predictions=False)
+    raw_moods = build_mood_table(raw_vocabulary, track_ids, space.vectors, space.space_id, None, known, categories)
+    raw_catalogue = Catalogue.from_tables(
+        raw_vocabulary, space.space_id, track_ids, space.vectors, raw_moods,
+        popularity=space.track_counts, metadata=metadata,
+    )
+    print(f"\nthe same with raw (not rescaled) predicted valence/arousal")
+    _mood(raw_catalogue, mood_queries, held_out_va, raw_vocabulary)
 
 
 def _report_predictor(vocabulary, space, known, held_out) -> None:
     rows_known = np.array([space.row_of(t) for t in known["track_id"]])
     vectors, labels = space.vectors[rows_known], known[["valence", "arousal"]].to_numpy(np.float32)
-    ridge = {"_target_": "sklearn.linear_model.Ridge", "alpha": 1.0}
+    knn = {"_target_": "sklearn.neighbors.KNeighborsRegressor", "n_neighbors": 25, "weights": "distance", "metric": "cosine"}
     print("\nvalence/arousal predicted from the space vector, 80/20 split of the known labelled tracks\n")
     print("| regressor | output | dimension | R² | Pearson r | mean predictor R² | train / test |")
     print("|---|---|---|---|---|---|---|")
-    for label, config in (("kNN (configs/moods.yaml)", vocabulary.predictor), ("ridge", ridge)):
+    for label, config in ((f"{vocabulary.predictor['_target_']} (configs/moods.yaml)", vocabulary.predictor), ("kNN, 25 neighbours", knn)):
         for rescale in (False, True):
             report = evaluate_predictor(vectors, labels, config, rescale=rescale)
             for name in report.r2:

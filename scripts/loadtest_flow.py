@@ -1,10 +1,10 @@
 """Load-test `moodflow serve` on 127.0.0.1 with an async httpx client.
 
 Starts the server as a subprocess on a free loopback port with the given
-settings, waits for /ready, then for each scenario and concurrency runs
-`concurrency` clients in closed loops for `--seconds` and prints a Markdown
-table of throughput, p50/p99 latency and errors. The client and the server
-share the machine's cores, so the figures include the client's own cost.
+settings and waits for /ready. Then, for each scenario and concurrency, it
+runs `concurrency` clients in closed loops for `--seconds` and prints a
+Markdown table of throughput, p50/p99 latency and errors. The client and the
+server share the machine's cores, so the figures include the client's cost.
 
 Scenarios:
 - `flow first page`: a new session per request (stored listener, random seed);

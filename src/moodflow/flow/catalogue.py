@@ -1,9 +1,9 @@
 """The catalogue Flow draws from: space vectors, new releases, moods, metadata.
 
 `Catalogue` joins the music space (warm tracks), the projected new releases,
-the mood table and optional titles and artists into aligned arrays, checks
-that every artifact was built for the same space, and answers nearest-vector
-searches either through a `moodflow.index.TrackIndex` or by exact search.
+the mood table and optional titles and artists into aligned arrays. It checks
+that every artifact was built for the same space, and runs nearest-vector
+searches through a `moodflow.index.TrackIndex` or by exact search.
 """
 
 from __future__ import annotations

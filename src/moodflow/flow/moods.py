@@ -59,6 +59,7 @@ class MoodVocabulary:
     category_map: dict[str, dict[str, float]]
     category_min_segments: int
     predictor: dict = field(default_factory=dict)
+    rescale_predictions: bool = True
     thresholds: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -78,6 +79,7 @@ class MoodVocabulary:
                 category_map={c: dict(w) for c, w in raw["playlist_categories"]["map"].items()},
                 category_min_segments=int(raw["playlist_categories"]["min_segments"]),
                 predictor=dict(raw.get("predictor") or {}),
+                rescale_predictions=bool(raw.get("rescale_predictions", True)),
                 thresholds={m: float(t) for m, t in (raw.get("thresholds") or {}).items()},
             )
         except (KeyError, TypeError, ValueError) as error:
@@ -148,8 +150,8 @@ class MoodVocabulary:
         """Map per-track category counts [n, categories] to scores [n, moods].
 
         Returns the scores and a boolean mask of the tracks with at least
-        `category_min_segments` segments in mood-bearing categories; the other
-        rows are zero and must not be used.
+        `category_min_segments` segments in mood-bearing categories. The
+        other rows are zero and must not be used.
         """
         scores = np.zeros((len(category_counts), len(self.moods)), dtype=np.float32)
         totals = np.zeros(len(category_counts), dtype=np.float32)

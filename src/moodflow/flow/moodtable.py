@@ -178,7 +178,8 @@ def build_mood_table(
         elif name == "predicted_valence_arousal" and len(labelled_rows) >= 2:
             missing = np.flatnonzero(source == "")
             if len(missing):
-                predictor = ValenceArousalPredictor(vocabulary.predictor).fit(vectors[labelled_rows], labelled_values)
+                predictor = ValenceArousalPredictor(vocabulary.predictor, vocabulary.rescale_predictions)
+                predictor.fit(vectors[labelled_rows], labelled_values)
                 predicted = predictor.predict(vectors[missing])
                 _assign(scores, source, missing, vocabulary.from_valence_arousal(predicted), name, open_rows)
 

@@ -72,7 +72,7 @@ class FlowConfig:
 
 @dataclass(frozen=True)
 class FlowRequest:
-    """What a listener asks for; `None` fields take the config's default."""
+    """A listener's request; `None` fields take the config's default."""
 
     history: tuple[HistoryEntry, ...] = ()
     seed: int = 0
@@ -124,7 +124,12 @@ class FlowSession:
         self._explain_history(len(request.history))
         self.allowed_mask = self._mood_mask()
         self.mood_weight = self._mood_weight()
-        self.start = "history" if len(self.history.rows) else ("mood" if self.mood else "popularity")
+        if len(self.history.rows):
+            self.start = "history"
+        elif self.mood:
+            self.start = "mood"
+        else:
+            self.start = "popularity"
         self._build_profile()
         self._build_streams()
 

@@ -1,6 +1,6 @@
 """Generated catalogues with a known structure, for tests and benchmarks.
 
-Tracks fall into `n_clusters` tight clusters of the space (tastes); every
+Tracks fall into `n_clusters` tight clusters of the space (tastes). Every
 artist belongs to one cluster, each cluster has one dominant mood, and a few
 tracks per cluster are new releases. Nothing here reads real data.
 """
@@ -73,7 +73,7 @@ def cluster_of(track_id: str, n_tracks: int = 2000, n_clusters: int = 8) -> int:
 
 
 def projections_frame(catalogue: Catalogue) -> pd.DataFrame:
-    """The catalogue's new releases as a projections table (the cold-start output schema)."""
+    """Return the catalogue's new releases as a projections table (the cold-start output schema)."""
     rows = np.flatnonzero(catalogue.is_new_release)
     return pd.DataFrame(
         {

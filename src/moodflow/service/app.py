@@ -25,8 +25,8 @@ from moodflow.flow.session import FlowRequest, FlowRequestError, NoTracksForMood
 
 logger = logging.getLogger(__name__)
 
-# Largest history a request body may carry; Flow itself keeps at most
-# `max_history` tracks of it (see configs/flow.yaml) and says so.
+# Largest history a request body may carry. Flow keeps at most `max_history`
+# tracks of it (configs/flow.yaml) and states the cap in the page notes.
 MAX_HISTORY_ENTRIES = 100_000
 
 
