@@ -210,25 +210,35 @@ def _soundfile_blocks(path: Path, handle: sf.SoundFile) -> Iterator[np.ndarray]:
 
 
 def _pyav_blocks(path: Path, container: av.container.InputContainer, stream: av.AudioStream) -> Iterator[np.ndarray]:
-    decoded = 0
+    # FFmpeg frames are short (1152 samples for MP3), so they are joined into
+    # blocks of about _READ_FRAMES samples before the per-block checks.
     expected_rate = stream.codec_context.sample_rate
+    pending: list[np.ndarray] = []
+    pending_samples = 0
+    decoded = 0
     with container:
         frames = container.decode(stream)
         while True:
             try:
                 frame = next(frames)
             except StopIteration:
-                return
+                break
             except av.FFmpegError as error:
                 _stop_on_truncation(path, decoded, error)
-                return
+                break
             if frame.sample_rate != expected_rate:
                 raise AudioDecodeError(
                     path, f"the sample rate changes mid-stream from {expected_rate} Hz to {frame.sample_rate} Hz"
                 )
-            block = _finite_mono(path, _pyav_frame_to_mono(path, frame))
-            decoded += block.size
-            yield block
+            samples = _pyav_frame_to_mono(path, frame)
+            pending.append(samples)
+            pending_samples += samples.size
+            decoded += samples.size
+            if pending_samples >= _READ_FRAMES:
+                yield _finite_mono(path, _concatenate(pending))
+                pending, pending_samples = [], 0
+    if pending:
+        yield _finite_mono(path, _concatenate(pending))
 
 
 def _pyav_frame_to_mono(path: Path, frame: av.AudioFrame) -> np.ndarray:
@@ -248,6 +258,8 @@ def _pyav_frame_to_mono(path: Path, frame: av.AudioFrame) -> np.ndarray:
         samples = (samples / _PYAV_INTEGER_SCALE[base_format]).astype(np.float32)
     else:
         raise AudioDecodeError(path, f"FFmpeg returned an unsupported sample format {frame.format.name!r}")
+    if samples.shape[0] == 1:
+        return samples[0]
     return samples.mean(axis=0, dtype=np.float32)
 
 
