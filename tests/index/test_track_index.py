@@ -181,3 +181,24 @@ def test_cli_build_and_query(tmp_path, clustered_space, capsys):
                  "--track", "c1-1", "-k", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()[-3:]
     assert all(line.startswith("c1-") for line in lines)
+
+
+def test_rerank_prefers_cooccurring_track():
+    from moodflow.index import CooccurrenceRerank
+    from moodflow.space import SpaceConfig, build_space
+
+    rng = np.random.default_rng(3)
+    playlists = [[f"g{group}-{member}" for member in rng.choice(20, size=5, replace=False)]
+                 for group in range(3) for _ in range(150)]
+    playlists += [["g0-1", "g0-2", "g0-3"]] * 40
+    space = build_space(playlists, SpaceConfig(dim=6))
+    index = TrackIndex.build(space, "flat")
+    page = index.search_history(["g0-1", "g0-2"], 5, rerank=CooccurrenceRerank(candidates=3, weight=5.0))
+    assert ids_of(page)[0] == "g0-3"
+    assert len(page) == 5
+    assert not {"g0-1", "g0-2"} & set(ids_of(page))
+    assert all(track_id.startswith("g0-") for track_id in ids_of(page))
+    scores = [score for _, score in page]
+    assert scores == sorted(scores, reverse=True)
+    restricted = index.search_history(["g0-1", "g0-2"], 5, allowed={"g0-3", "g1-1"}, rerank=CooccurrenceRerank())
+    assert set(ids_of(restricted)) <= {"g0-3", "g1-1"}

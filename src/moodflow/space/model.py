@@ -289,6 +289,29 @@ class MusicSpace:
                 entries.append((str(track_id), float(count)))
         return entries
 
+    def cooccurrence_scores(
+        self, history: Mapping[str, float] | Sequence[str] | Sequence[tuple[str, float]]
+    ) -> dict[str, float]:
+        """Return Σ_q w_q · c_qj for every context track j co-occurring with the history.
+
+        c_qj is the stored co-occurrence count (after the build's minimum
+        count and partner cap), and w_q the play-count weight 1 + log(p) of
+        `user_vector`. History tracks that are not contexts add nothing.
+        """
+        columns, weights = [], []
+        for track_id, play_count in self._history_entries(history):
+            column = self._context_column.get(track_id)
+            if column is not None:
+                columns.append(column)
+                weights.append(1.0 + np.log(max(play_count, 1.0)))
+        if not columns:
+            return {}
+        selector = sp.csr_matrix(
+            (weights, (np.zeros(len(columns), dtype=np.int64), columns)), shape=(1, len(self.context_track_ids))
+        )
+        summed = (selector @ self.cooccurrence).tocsr()
+        return {self.context_track_ids[j]: float(value) for j, value in zip(summed.indices, summed.data)}
+
     def projection_2d(self) -> np.ndarray:
         """Return a float32 [n_tracks, 2] PCA projection of the vectors (for maps)."""
         centred = self.vectors.astype(np.float64) - self.vectors.mean(axis=0)
