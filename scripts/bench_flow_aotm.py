@@ -92,7 +92,7 @@ def main() -> None:
 
     catalogue = Catalogue.from_tables(
         vocabulary, space.space_id, track_ids, space.vectors, moods,
-        popularity=space.track_counts, metadata=metadata,
+        popularity=space.track_counts, metadata=metadata, cooccurrence=space.cooccurrence_scores,
     )
     from moodflow.index import TrackIndex
 
@@ -183,6 +183,17 @@ def _engines(catalogue: Catalogue) -> dict[str, FlowEngine]:
         ),
         "Flow, discoveries only, no artist cap": FlowEngine(
             catalogue, FlowConfig(max_page_size=K, shares={"discovery": 1.0}, artist_cap=K), b"bench"
+        ),
+        "Flow, discoveries only, co-occurrence boost 1.0": FlowEngine(
+            catalogue, FlowConfig(max_page_size=K, shares={"discovery": 1.0}, cooccurrence_weight=1.0), b"bench"
+        ),
+        "Flow, discoveries only, co-occurrence boost 1.0, no artist cap": FlowEngine(
+            catalogue,
+            FlowConfig(max_page_size=K, shares={"discovery": 1.0}, cooccurrence_weight=1.0, artist_cap=K),
+            b"bench",
+        ),
+        "Flow, default mix, co-occurrence boost 1.0": FlowEngine(
+            catalogue, FlowConfig(max_page_size=K, cooccurrence_weight=1.0), b"bench"
         ),
     }
 

@@ -261,3 +261,16 @@ def test_new_releases_for_listener(engine):
     moody = engine.new_releases(FlowRequest(history=two_taste_history(), mood="chill"), k=50)["releases"]
     assert moody
     assert all(r["moods"]["chill"] >= 0.5 for r in moody)
+
+
+def test_cooccurrence_boost_promotes_partner(vocabulary):
+    # t01000 is one of many cluster-0 neighbours of a cluster-0 history; it co-occurs with it.
+    catalogue = make_catalogue(vocabulary)
+    catalogue.cooccurrence = lambda history: {"t01000": 10.0}
+    history = tuple(HistoryEntry(f"t{i:05d}") for i in range(0, 80, 8))
+    boosted = FlowEngine(catalogue, FlowConfig(shares={"discovery": 1.0}, cooccurrence_weight=1.0), b"s")
+    page = boosted.flow_page(FlowRequest(history=history))
+    assert page["tracks"][0]["track_id"] == "t01000"
+    assert page["tracks"][0]["score"] > 1.5
+    plain = FlowEngine(catalogue, FlowConfig(shares={"discovery": 1.0}), b"s").flow_page(FlowRequest(history=history))
+    assert plain["tracks"][0]["track_id"] != "t01000"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +56,9 @@ class Catalogue:
     artists: np.ndarray
     titles: np.ndarray
     index: object | None = None
+    # history [(track_id, plays)] -> {track_id: Σ_q w_q · c_qj}, the space's
+    # co-occurrence with a history (MusicSpace.cooccurrence_scores), if known.
+    cooccurrence: Callable[[list[tuple[str, float]]], dict[str, float]] | None = None
     # Filtered searches over at most this many allowed rows run exactly in
     # numpy; larger ones go to the index with an allowed subset.
     exact_subset_max: int = 50_000
@@ -171,6 +174,7 @@ class Catalogue:
         projections: pd.DataFrame | None = None,
         metadata: pd.DataFrame | None = None,
         index: object | None = None,
+        cooccurrence: Callable | None = None,
     ) -> Catalogue:
         """Join warm tracks, projected new releases, moods and metadata.
 
@@ -228,6 +232,7 @@ class Catalogue:
             artists=artists,
             titles=titles,
             index=index,
+            cooccurrence=cooccurrence,
         )
 
 
@@ -274,6 +279,7 @@ def load_catalogue(
         projections=projections,
         metadata=metadata,
         index=index,
+        cooccurrence=getattr(space, "cooccurrence_scores", None),
     )
 
 

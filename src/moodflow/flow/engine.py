@@ -182,7 +182,7 @@ class FlowEngine:
         if len(history.rows):
             centres, _, _ = taste_centres(
                 catalogue.vectors[history.rows], np.log1p(history.plays), self.config.max_centres,
-                self.config.min_tracks_per_centre, seed=request.seed,
+                self.config.min_tracks_per_centre, seed=request.seed, min_silhouette=self.config.min_silhouette,
             )
             score = (catalogue.vectors[rows] @ centres.T).max(axis=1).astype(np.float64)
         else:

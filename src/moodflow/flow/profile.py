@@ -88,7 +88,7 @@ def taste_centres(
     max_centres: int,
     min_tracks_per_centre: int,
     seed: int,
-    min_silhouette: float = 0.1,
+    min_silhouette: float = 0.25,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cluster history vectors [n, d] into 1..max_centres unit centres.
 

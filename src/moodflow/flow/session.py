@@ -47,12 +47,14 @@ class FlowConfig:
     max_history: int = 2000
     max_centres: int = 4
     min_tracks_per_centre: int = 5
+    min_silhouette: float = 0.25
     recent_days: float = 14.0
     gem_age_days: float = 180.0
     discovery_block: int = 100
     jitter: float = 0.02
     mood_mode: str = "filter"
     rerank_weight: float = 0.5
+    cooccurrence_weight: float = 0.0
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.shares if s not in SOURCES]
@@ -179,6 +181,7 @@ class FlowSession:
                 self.config.max_centres,
                 self.config.min_tracks_per_centre,
                 seed=int(self.key[:8], 16),
+                min_silhouette=self.config.min_silhouette,
             )
         else:
             popular = np.argsort(-catalogue.popularity, kind="stable")[:200]
@@ -208,7 +211,7 @@ class FlowSession:
                 subset_key = (self.mood, self.threshold)
             self.streams["discovery"] = DiscoveryStream(
                 catalogue, self.centres, self.centre_weights, candidate_mask, config.discovery_block,
-                self.mood_weight, config.jitter, self._rng, search_rows, subset_key,
+                self.mood_weight, config.jitter, self._rng, search_rows, subset_key, self._cooccurrence_boost(),
             )
         else:
             self.streams["discovery"] = self._rank_popular(candidate_mask, self._rng)
@@ -216,6 +219,26 @@ class FlowSession:
         # first. It has its own generator, so building it late changes no other ranking.
         fill_rng = np.random.default_rng([int(self.key, 16), 1])
         self.streams["fill"] = LazyStream(lambda: self._rank_popular(self.allowed_mask & ~history_mask, fill_rng))
+
+    def _cooccurrence_boost(self) -> np.ndarray | None:
+        """Return `weight * log(1 + s_j) / log(1 + max s)` per row, s_j the history's co-occurrence with j.
+
+        The same boost as the index's co-occurrence re-ranking; None when it
+        is switched off or the catalogue has no co-occurrence counts.
+        """
+        catalogue, weight = self.catalogue, self.config.cooccurrence_weight
+        if weight <= 0 or catalogue.cooccurrence is None:
+            return None
+        history = [(str(catalogue.track_ids[r]), float(p)) for r, p in zip(self.history.rows, self.history.plays)]
+        counts = np.zeros(len(catalogue))
+        for track_id, value in catalogue.cooccurrence(history).items():
+            row = catalogue.row_of(track_id)
+            if row is not None:
+                counts[row] = value
+        largest = counts.max()
+        if largest <= 0:
+            return None
+        return weight * np.log1p(counts) / np.log1p(largest)
 
     def _split_history(self) -> tuple[np.ndarray, np.ndarray]:
         """Split history positions into favourites and forgotten gems; drop recent plays."""

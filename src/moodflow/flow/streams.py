@@ -62,9 +62,14 @@ class DiscoveryStream(RankedStream):
 
     def __init__(
         self, catalogue, centres, centre_weights, candidate_mask, block, mood_weight, jitter, rng,
-        search_rows=None, subset_key=None,
+        search_rows=None, subset_key=None, boost=None,
     ) -> None:
-        """`search_rows` (None: all rows) are searched, then `candidate_mask` filters the results."""
+        """`search_rows` (None: all rows) are searched, then `candidate_mask` filters the results.
+
+        `boost` (per row, or None) is added to the similarity before ranking.
+        Rows with a positive boost join each centre's first block even when
+        the search did not return them (the history's co-occurrence partners).
+        """
         super().__init__(np.zeros(0), np.zeros(0), "discovery", lambda row, score: "")
         self.catalogue = catalogue
         self.centres = np.asarray(centres, dtype=np.float32)
@@ -76,6 +81,7 @@ class DiscoveryStream(RankedStream):
         self.jitter = jitter
         self.rng = rng
         self.subset_key = subset_key
+        self.boost = boost
         k = len(self.centres)
         self._lists: list[list[tuple[int, float]]] = [[] for _ in range(k)]
         self._pointers = [0] * k
@@ -129,9 +135,16 @@ class DiscoveryStream(RankedStream):
         )
         self._fetched[centre] = k
         rows, similarity = rows[previous:], similarity[previous:].astype(np.float64)
+        if self.boost is not None and previous == 0:
+            partners = np.flatnonzero((self.boost > 0) & self.candidate_mask)
+            partners = partners[~np.isin(partners, rows)]
+            rows = np.concatenate([rows, partners])
+            similarity = np.concatenate([similarity, self.catalogue.vectors[partners] @ self.centres[centre]])
         keep = self.candidate_mask[rows]
         rows, similarity = rows[keep], similarity[keep]
-        score = similarity * self.mood_weight[rows] if self.mood_weight is not None else similarity
+        score = similarity + self.boost[rows] if self.boost is not None else similarity
+        if self.mood_weight is not None:
+            score = score * self.mood_weight[rows]
         spread = np.std(score) if len(score) > 1 else 0.0
         order = np.argsort(-(score + self.rng.gumbel(size=len(score)) * self.jitter * spread), kind="stable")
         self._lists[centre].extend((int(rows[i]), float(similarity[i]), float(score[i])) for i in order)
