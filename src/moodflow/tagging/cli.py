@@ -31,12 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
             "with --fail-on-error when any track failed."
         ),
     )
+
     parser.add_argument("input", help="folder searched recursively for audio, or a manifest (CSV, TSV or Parquet "
                         "with track_id and path columns; local path or URI such as s3://bucket/manifest.parquet)")
     parser.add_argument("--bundle", required=True, help="model bundle folder (bundle.json and weights.pt)")
     parser.add_argument("--output", required=True, help="output folder of Parquet parts, e.g. out/tags.parquet")
     parser.add_argument("--config", type=Path, default=None,
                         help=f"YAML config file (default: {DEFAULT_CONFIG_PATH} when present)")
+
     parser.add_argument("--engine", choices=ENGINES, default=None, help="local worker processes or Ray Data")
     parser.add_argument("--workers", type=int, default=None, help="decoding worker processes (local engine)")
     parser.add_argument("--batch-size", type=int, default=None, help="chunks per forward pass of the model")
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--part-size", type=int, default=None, help="tracks per committed Parquet part")
     parser.add_argument("--ray-address", default=None,
                         help="Ray cluster address (auto, ray://HOST:10001); default starts a local Ray")
+
     parser.add_argument("--force", action="store_true", help="delete the committed parts and tag everything again")
     parser.add_argument("--fail-on-error", action="store_true",
                         help=f"exit with status {EXIT_TRACKS_FAILED} when any track failed")

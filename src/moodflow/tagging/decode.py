@@ -79,10 +79,10 @@ Message = ChunkMessage | DoneMessage | ErrorMessage
 class StreamingChunker:
     """Cut a waveform that arrives in blocks into chunks by the bundle's rule.
 
-    With `C = chunk_samples` and `L` samples in total: full chunks start at
-    0, C, 2C, ...; a tail of at least C/2 samples adds the last C samples as
-    one more chunk; a clip shorter than C is repeated up to one chunk. Only
-    the last `C` samples are kept between blocks.
+    With `C = chunk_samples`, full chunks start at 0, C, 2C and so on. A tail
+    of at least C/2 samples adds the last C samples as one more chunk, and a
+    clip shorter than C is repeated up to one chunk. Between blocks only the
+    last chunk and the samples after it are kept.
     """
 
     def __init__(self, chunk_samples: int) -> None:
@@ -190,8 +190,8 @@ def _check_not_silent(path: str, peak: float, threshold_dbfs: float | None) -> N
         return
     peak_dbfs = 20.0 * math.log10(peak) if peak > 0 else -math.inf
     if peak_dbfs < threshold_dbfs:
-        shown = "-inf" if peak == 0 else f"{peak_dbfs:.1f}"
+        peak_text = "-inf" if peak == 0 else f"{peak_dbfs:.1f}"
         raise SilentTrackError(
-            f"audio file {path!r} is silent: its peak is {shown} dBFS, below the threshold of "
+            f"audio file {path!r} is silent: its peak is {peak_text} dBFS, below the threshold of "
             f"{threshold_dbfs:.1f} dBFS; check the file, or set silence_threshold_dbfs=null to tag it anyway"
         )

@@ -4,8 +4,8 @@ A manifest is a CSV, TSV or Parquet table with `track_id` and `path` columns
 (and optionally `album_id`, `artist`, `release_date`, which the job ignores).
 A relative `path` is taken relative to the manifest's folder. The manifest
 and the audio paths may also be URIs that `pyarrow.fs` can open, such as
-`s3://bucket/week/manifest.parquet` or `gs://...`; such audio is copied to a
-temporary file before decoding.
+`s3://bucket/week/manifest.parquet` or `gs://...`. Audio given by URI is
+copied to a temporary file before decoding.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def list_tracks(source: str) -> list[TrackInput]:
     """List the tracks of a folder or a manifest, sorted by track id.
 
     Raises `TaggingInputError` naming `source` when it is missing, unreadable,
-    holds no audio, or lists a track id twice.
+    contains no audio, or lists a track id twice.
     """
     if not is_uri(source) and Path(source).is_dir():
         tracks = discover_folder(Path(source))
@@ -161,6 +161,8 @@ def fetch_to_local(path: str) -> tuple[str, bool]:
     """Return a local file path for `path`, copying a URI to a temporary file.
 
     The boolean is True when the caller must delete the temporary copy.
+    NOTE: the tests cover `file://` URIs only; `s3://` and `gs://` go through
+    the same `pyarrow.fs` calls but were not run against a real bucket.
     """
     if not is_uri(path):
         return path, False

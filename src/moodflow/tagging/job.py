@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class TagSummary:
-    """What one run did. `skipped` tracks were already done for this model id."""
+    """Counts and timing of one run. `skipped` tracks were already done for this model id."""
 
     tagged: int
     failed: int

@@ -248,7 +248,7 @@ def committed_part_names(folder: str | Path) -> list[str]:
 def read_tags(folder: str | Path, model_id: str | None = None) -> pd.DataFrame:
     """Read the tagged tracks of an output folder, optionally of one model id only.
 
-    The `embedding` column holds one float32 array per row.
+    The `embedding` column contains one float32 array per row.
     """
     folder = Path(folder)
     names = committed_part_names(folder)
