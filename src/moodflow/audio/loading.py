@@ -9,9 +9,9 @@ on every channel keeps a peak of 0.5. Integer PCM is scaled to [-1, 1).
 Durations always come from the decoded samples, never from a header.
 
 Resampling uses soxr at "HQ" quality (the same filter as librosa's default
-`soxr_hq`). Resampling 3 minutes of 44.1 kHz noise to 16 kHz took 0.026 s with
-soxr, 0.035 s through librosa and 0.19 s with torchaudio.functional.resample
-(best of 3, 2 threads, on the shared 2-core x86-64 development machine).
+`soxr_hq`). On 3 minutes of 44.1 kHz audio to 16 kHz, soxr was 7x to 10x
+faster than torchaudio.functional.resample in two runs of
+scripts/bench_resample.py on the shared 2-core development machine.
 
 Short clips: `load_audio` raises `AudioTooShortError` when the decoded audio is
 shorter than `min_duration_s`. It never pads. Padding a clip up to the model's
