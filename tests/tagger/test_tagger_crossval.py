@@ -50,6 +50,7 @@ def test_crossval_writes_table_and_plots(dataset, features, tmp_path):
     assert "| calm |" in table
     for name in ("cv_mood_roc_auc.png", "cv_mood_pr_auc.png", "cv_genre_confusion_baseline.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (out / crossval.PARTIAL_REPORT).exists()
 
 
 def test_crossval_folds_match_training_folds(dataset, features, tmp_path):
@@ -78,6 +79,9 @@ def test_crossval_cnn_trains_each_fold(dataset, features, tmp_path, monkeypatch)
     assert len({fold["model_id"] for fold in cnn_folds}) == 4
     assert [fold["n_tracks"] for fold in cnn_folds] == report["fold_sizes"]
     assert (tmp_path / "cnn" / "bundles" / "fold3").is_dir()
+    partial = json.loads((tmp_path / crossval.PARTIAL_REPORT).read_text())
+    assert partial["in_progress"]["model"] == "baseline"
+    assert len(partial["in_progress"]["folds"]) == 4
     table = crossval.format_side_by_side(report)
     assert "| metric | cnn | baseline |" in table
 

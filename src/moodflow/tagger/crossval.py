@@ -8,7 +8,8 @@ and evaluated on the same rows. Mood thresholds are the medians over each
 fold's training tracks.
 
 Writes `<out>/cv_report.json` (per-fold reports and fold means), a Markdown
-side-by-side table `<out>/cv_report.md`, and PNG plots. CNN fold bundles and
+side-by-side table `<out>/cv_report.md`, and PNG plots. While it runs,
+`<out>/cv_report.partial.json` contains the folds finished so far. CNN fold bundles and
 training logs go under `<out>/cnn/`.
 """
 
@@ -37,7 +38,9 @@ from moodflow.tagger.plots import plot_confusion_matrix, plot_tag_bars
 
 logger = logging.getLogger(__name__)
 
-MODELS = ("cnn", "baseline")
+# The baseline runs first: its minutes give a figure before the CNN's hours start.
+MODELS = ("baseline", "cnn")
+PARTIAL_REPORT = "cv_report.partial.json"
 
 
 def default_feature_cache() -> Path:
@@ -152,6 +155,7 @@ def run_crossval(
                 fold_report = _cnn_fold(fold_overrides, config_dir, tracks, held_out_rows, thresholds, mood_labels, genre_labels)
             fold_report["fold"] = fold
             fold_reports.append(fold_report)
+            _write_partial(out_dir, report, model, fold_reports)
             logger.info(
                 "%s fold %d: genre accuracy %.3f, mood macro ROC-AUC %s",
                 model, fold, fold_report["genre"]["accuracy"], fold_report["mood"]["macro_roc_auc"],
@@ -161,6 +165,15 @@ def run_crossval(
             seconds += report["baseline_feature_seconds"]
         report["models"][model] = {"seconds": seconds, "summary": summarize_folds(fold_reports), "folds": fold_reports}
     return report
+
+
+def _write_partial(out_dir: Path, report: dict, model: str, fold_reports: list[dict]) -> None:
+    """Save the finished folds, so a run stopped in a late fold keeps the earlier results."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    partial = {**report, "in_progress": {"model": model, "folds": fold_reports}}
+    temporary = out_dir / f".{PARTIAL_REPORT}.tmp"
+    temporary.write_text(json.dumps(partial, indent=2) + "\n")
+    temporary.replace(out_dir / PARTIAL_REPORT)
 
 
 def _mean_std(entry: dict) -> str:
@@ -201,6 +214,7 @@ def write_crossval(report: dict, out_dir: Path) -> list[Path]:
     written = [out_dir / "cv_report.json", out_dir / "cv_report.md"]
     written[0].write_text(json.dumps(report, indent=2) + "\n")
     written[1].write_text(format_side_by_side(report))
+    (out_dir / PARTIAL_REPORT).unlink(missing_ok=True)
 
     models = list(report["models"])
     labels = list(report["models"][models[0]]["summary"]["mood_per_tag"])
