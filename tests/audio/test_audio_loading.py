@@ -327,3 +327,13 @@ def test_emotify_mp3_decodes():
     assert abs(samples.size / TARGET_RATE - 30.0) < 0.2
     assert 0.05 < np.abs(samples).max() <= 1.0
     assert audio_duration_s(path) == pytest.approx(samples.size / TARGET_RATE, abs=0.01)
+
+
+def test_m4a_with_non_ascii_name(tmp_path):
+    path = tmp_path / "Café del Mar — 夜.m4a"
+    write_with_pyav(path, 44_100, 1.0, "aac")
+
+    samples = load_audio(path, TARGET_RATE)
+
+    assert abs(samples.size - TARGET_RATE) <= 1_000
+    assert abs(np.abs(samples).max() - 0.5) < 0.05
