@@ -73,8 +73,8 @@ def folder_genre_manifest(
     The genre vocabulary is the sorted list of sub-folder names that contain
     audio. A file inside a further sub-folder gets that folder's name as its
     group (the usual `genre/artist/track` layout). A file directly in the genre
-    folder has no artist, so it is its own group and a warning says that
-    splits cannot keep artists together. There are no mood labels.
+    folder has no artist, so it is its own group, and a logged warning
+    explains that splits cannot keep its artist together. There are no mood labels.
     `track_id` is the path relative to `root` without the suffix.
     """
     root = Path(root)
@@ -178,7 +178,13 @@ def jamendo_manifest(
         moods = {tag[len(JAMENDO_MOOD_PREFIX) :] for tag in tags if tag.startswith(JAMENDO_MOOD_PREFIX)}
         genres = [tag[len(JAMENDO_GENRE_PREFIX) :] for tag in tags if tag.startswith(JAMENDO_GENRE_PREFIX)]
         known_genres = [genre for genre in genres if genre in genre_set]
-        record["genre"] = known_genres[0] if known_genres else (genres[0] if genres else "")
+        # An unknown genre is kept as found, so validation reports it with its row.
+        if known_genres:
+            record["genre"] = known_genres[0]
+        elif genres:
+            record["genre"] = genres[0]
+        else:
+            record["genre"] = ""
         record.update({label: float(label in moods) for label in mood_labels})
         rows.append(record)
     frame = pd.DataFrame(rows, columns=["track_id", "path", "group", "album", "duration_s", "genre", *mood_labels])

@@ -32,8 +32,8 @@ class AudioCache:
     """Decoded mono audio at `sample_rate` Hz, cached as `.npy` files under `directory`.
 
     `dtype="float16"` halves disk space (Emotify at 16 kHz: 384 MB instead of
-    768 MB), but `load` then converts every read to float32, which made the
-    warm pass over the 400 Emotify tracks 5x slower (1.80 s against 0.34 s,
+    768 MB). But `load` then converts every read to float32, so the warm pass
+    over the 400 Emotify tracks was 5x slower (1.80 s against 0.34 s with
     scripts/bench_audio_cache.py on the shared 2-core machine). Its rounding error is at most 2**-11 of a
     sample's magnitude (about -66 dB).
     """
