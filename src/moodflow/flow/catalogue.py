@@ -251,8 +251,13 @@ def load_catalogue(
     index_folder: str | Path | None = None,
     projections_path: str | Path | None = None,
     metadata_path: str | Path | None = None,
+    metadata_columns: dict[str, str] | None = None,
 ) -> Catalogue:
-    """Load the space (and optionally its index), moods, projections and metadata from files."""
+    """Load the space (and optionally its index), moods, projections and metadata from files.
+
+    `metadata_columns` maps the metadata table's column names to `track_id`,
+    `title` and `artist`, e.g. {"MSD_sng_id": "track_id", "track_name": "title"}.
+    """
     from moodflow.space import MusicSpace  # imported here: the space stage is optional for tests
 
     space = MusicSpace.load(space_folder)
@@ -265,7 +270,11 @@ def load_catalogue(
     projections = None
     if projections_path is not None:
         projections = read_table(projections_path, ("track_id", "vector", "space_id", "projectable"))
-    metadata = read_table(metadata_path, ("track_id",)) if metadata_path is not None else None
+    metadata = None
+    if metadata_path is not None:
+        columns = dict(metadata_columns or {})
+        track_column = next((source for source, target in columns.items() if target == "track_id"), "track_id")
+        metadata = read_table(metadata_path, (track_column,)).rename(columns=columns)
     if metadata is None:
         metadata = _space_metadata(space)
     popularity = getattr(space, "track_counts", None)

@@ -61,6 +61,8 @@ def _add_page_parser(commands) -> None:
     page.add_argument("--index", help="index folder written by `moodflow index` (exact search without it)")
     page.add_argument("--projections", help="projections.parquet of new releases")
     page.add_argument("--metadata", help="table with track_id and title and/or artist")
+    page.add_argument("--metadata-columns", nargs="*", default=[], metavar="SOURCE=TARGET",
+                      help="rename metadata columns to track_id, title, artist, e.g. MSD_sng_id=track_id track_name=title")
     page.add_argument("--moods-config", default=str(DEFAULT_MOODS_CONFIG), help="mood vocabulary YAML")
     page.add_argument("--flow-config", default=str(DEFAULT_FLOW_CONFIG), help="Flow settings YAML")
     history_source = page.add_mutually_exclusive_group()
@@ -124,18 +126,25 @@ def _print_predictor_report(vocabulary, track_ids, vectors, valence_arousal) -> 
     labelled = valence_arousal.drop_duplicates("track_id")
     labelled = labelled[labelled["track_id"].astype(str).isin(row_of)]
     rows = np.array([row_of[t] for t in labelled["track_id"].astype(str)])
-    report = evaluate_predictor(vectors[rows], labelled[["valence", "arousal"]].to_numpy(np.float32), vocabulary.predictor)
-    print(f"valence/arousal predictor: {report.n_train} training tracks, {report.n_test} held out")
-    for name in report.r2:
-        print(
-            f"  {name:8s} R2 {report.r2[name]:+.3f}  Pearson r {report.pearson[name]:+.3f}  "
-            f"(mean predictor R2 {report.mean_predictor_r2[name]:+.3f})"
-        )
+    values = labelled[["valence", "arousal"]].to_numpy(np.float32)
+    for rescale in (False, True):
+        report = evaluate_predictor(vectors[rows], values, vocabulary.predictor, rescale=rescale)
+        kind = "rescaled to the labels' spread" if rescale else "raw"
+        print(f"valence/arousal predictor ({kind}): {report.n_train} training tracks, {report.n_test} held out")
+        for name in report.r2:
+            print(
+                f"  {name:8s} R2 {report.r2[name]:+.3f}  Pearson r {report.pearson[name]:+.3f}  "
+                f"(mean predictor R2 {report.mean_predictor_r2[name]:+.3f})"
+            )
 
 
 def _run_page(args) -> int:
     vocabulary = MoodVocabulary.load(args.moods_config)
-    catalogue = load_catalogue(args.space, args.moods, vocabulary, args.index, args.projections, args.metadata)
+    bad = [item for item in args.metadata_columns if "=" not in item]
+    if bad:
+        raise TableError(f"invalid --metadata-columns {bad}; write SOURCE=TARGET, e.g. MSD_sng_id=track_id")
+    columns = dict(item.split("=", 1) for item in args.metadata_columns)
+    catalogue = load_catalogue(args.space, args.moods, vocabulary, args.index, args.projections, args.metadata, columns)
     engine = FlowEngine(catalogue, load_flow_config(args.flow_config), secret=b"moodflow-flow-cli")
     history = _history_from_args(args)
     request = FlowRequest(

@@ -86,6 +86,7 @@ def build_engine(settings: dict) -> tuple[FlowEngine, dict]:
         index_folder=settings.get("index"),
         projections_path=settings.get("projections"),
         metadata_path=settings.get("metadata"),
+        metadata_columns=settings.get("metadata_columns"),
     )
     listeners = load_listeners(settings["listeners"]) if settings.get("listeners") else {}
     engine = FlowEngine(catalogue, flow_config, cursor_secret(settings.get("cursor_secret")), int(settings["max_sessions"]))

@@ -1,0 +1,108 @@
+"""The music map: a 2-D picture of the space coloured by dominant mood.
+
+New releases placed by cold start are marked, and one listener's history,
+taste centres and Flow path (the order of a Flow page) are drawn on top.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+def project_2d(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, object, str]:
+    """Fit a 2-D projection of `vectors` [n, d]; return (points [n, 2], fitted model, method name).
+
+    Uses UMAP (cosine metric) when `umap-learn` is installed and there are
+    enough points for its neighbour graph, otherwise PCA. The fitted model's
+    `transform` places further vectors (taste centres) on the same map.
+    """
+    n = len(vectors)
+    try:
+        import umap  # optional: the `bench` extra installs it
+    except ImportError:
+        umap = None
+        logger.warning("umap-learn is not installed; the music map uses PCA (pip install umap-learn for UMAP)")
+    if umap is not None and n >= 30:
+        model = umap.UMAP(n_neighbors=min(15, n - 1), metric="cosine", random_state=seed, n_jobs=1)
+        return model.fit_transform(vectors), model, "UMAP"
+
+    from sklearn.decomposition import PCA
+
+    model = PCA(n_components=2, random_state=seed)
+    return model.fit_transform(vectors), model, "PCA"
+
+
+def draw_music_map(
+    vectors: np.ndarray,
+    mood_scores: np.ndarray,
+    moods: list[str],
+    is_new_release: np.ndarray,
+    png_path: str | Path,
+    history_rows: np.ndarray | None = None,
+    centres: np.ndarray | None = None,
+    flow_rows: np.ndarray | None = None,
+    seed: int = 0,
+    title: str = "Music map",
+) -> Path:
+    """Draw the map into `png_path` and return the path.
+
+    `vectors` [n, d] are unit rows, `mood_scores` [n, len(moods)] in [0, 1],
+    `is_new_release` [n] booleans. `history_rows` and `flow_rows` index rows
+    of `vectors`; `flow_rows` is drawn as a numbered path in page order.
+    `centres` [k, d] are the listener's taste centres in the same space.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points, model, method = project_2d(np.asarray(vectors, dtype=np.float32), seed=seed)
+    dominant = np.asarray(mood_scores).argmax(axis=1)
+    new = np.asarray(is_new_release, dtype=bool)
+
+    figure, axes = plt.subplots(figsize=(10, 8))
+    colours = plt.get_cmap("tab10")
+    for mood_index, mood in enumerate(moods):
+        rows = np.flatnonzero((dominant == mood_index) & ~new)
+        if len(rows):
+            axes.scatter(points[rows, 0], points[rows, 1], s=14, alpha=0.6, color=colours(mood_index % 10), label=mood)
+
+    if new.any():
+        axes.scatter(
+            points[new, 0], points[new, 1], s=110, marker="*", color=[colours(i % 10) for i in dominant[new]],
+            edgecolors="black", linewidths=0.8, label="new release (colour = mood)", zorder=4,
+        )
+    if history_rows is not None and len(history_rows):
+        axes.scatter(
+            points[history_rows, 0], points[history_rows, 1], s=40, facecolors="none", edgecolors="black",
+            linewidths=0.8, label="listener history", zorder=3,
+        )
+    if centres is not None and len(centres):
+        centre_points = model.transform(np.asarray(centres, dtype=np.float32))
+        axes.scatter(
+            centre_points[:, 0], centre_points[:, 1], s=220, marker="X", color="black",
+            label="listener taste centre", zorder=5,
+        )
+    if flow_rows is not None and len(flow_rows):
+        path = points[flow_rows]
+        axes.plot(path[:, 0], path[:, 1], color="crimson", linewidth=1.2, alpha=0.8, zorder=4, label="Flow path (page order)")
+        for number, (x, y) in enumerate(path, start=1):
+            axes.annotate(str(number), (x, y), fontsize=7, color="crimson", xytext=(3, 3), textcoords="offset points")
+
+    axes.set_title(f"{title} ({method} of {vectors.shape[1]}-d space vectors, coloured by dominant mood)")
+    axes.set_xticks([])
+    axes.set_yticks([])
+    axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9, frameon=False)
+    figure.tight_layout()
+
+    png_path = Path(png_path)
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(png_path, dpi=110)
+    plt.close(figure)
+    logger.info("wrote music map of %d tracks to %s", len(points), png_path)
+    return png_path
