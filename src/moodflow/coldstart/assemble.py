@@ -37,6 +37,16 @@ def present_descriptor_columns(metadata: pd.DataFrame | None, columns: Sequence[
     return [column for column in columns if column in metadata.columns]
 
 
+def warm_artists(space, metadata: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Return the warm tracks' artists from `metadata`, else from the space's own artist map."""
+    if metadata is not None and "artist" in metadata.columns:
+        return metadata
+    artist_of = getattr(space, "artist_of", None)
+    if artist_of:
+        return pd.DataFrame({"track_id": list(artist_of), "artist": list(artist_of.values())})
+    return None
+
+
 def warm_training_table(
     space,
     config: DictConfig,
@@ -61,8 +71,9 @@ def warm_training_table(
         blocks["audio"] = audio_block(track_ids, tags, source=tags_source)
         extras["embedding_dim"] = len(tags["embedding"].iloc[0]) if len(tags) else 0
         extras["audio_label_columns"] = [c for c in tags.columns if c.startswith(("mood_", "genre_"))]
-    if metadata is not None and "artist" in metadata.columns:
-        blocks["artist"] = ArtistCatalogue(space, metadata, features.on_ambiguous_artist).warm_block(track_ids)
+    artists = warm_artists(space, metadata)
+    if artists is not None:
+        blocks["artist"] = ArtistCatalogue(space, artists, features.on_ambiguous_artist).warm_block(track_ids)
     descriptor_columns = present_descriptor_columns(metadata, features.descriptor_columns)
     if descriptor_columns:
         blocks["descriptors"] = descriptor_block(track_ids, metadata, descriptor_columns)
@@ -78,7 +89,7 @@ def warm_training_table(
     shuffled = {track_id: [lists[i] for i in rng.permutation(len(lists))] for track_id, lists in playlists_of.items()}
     levels, targets = [], []
     for n_playlists in range(1, features.max_usage_playlists + 1):
-        usage = usage_block(space, track_ids, shuffled, n_playlists)
+        usage = usage_block(space, track_ids, shuffled, n_playlists, features.fold_in_method)
         rows = np.arange(n) if n_playlists == 1 else np.flatnonzero(usage.present)
         level_blocks = {name: type(block)(block.values[rows], block.present[rows]) for name, block in blocks.items()}
         level_blocks["usage"] = type(usage)(usage.values[rows], usage.present[rows])
@@ -116,8 +127,9 @@ def release_table(
             embedding_dim=layout.embedding_dim, label_columns=layout.audio_label_columns,
         )
     if "artist" in layout.blocks:
-        if releases is not None and warm_metadata is not None and "artist" in releases.columns:
-            catalogue = ArtistCatalogue(space, warm_metadata, config.features.on_ambiguous_artist)
+        artists = warm_artists(space, warm_metadata)
+        if releases is not None and artists is not None and "artist" in releases.columns:
+            catalogue = ArtistCatalogue(space, artists, config.features.on_ambiguous_artist)
             indexed = releases.assign(track_id=releases["track_id"].astype(str)).drop_duplicates("track_id").set_index("track_id")
             names = [indexed["artist"].get(track_id) for track_id in track_ids]
             artist_ids = [indexed["artist_id"].get(track_id) for track_id in track_ids] if "artist_id" in indexed else None
@@ -126,11 +138,18 @@ def release_table(
         else:
             blocks["artist"] = absent_block(n, layout.space_dim)
     if "descriptors" in layout.blocks:
-        blocks["descriptors"] = descriptor_block(track_ids, releases, layout.descriptor_columns) if releases is not None else absent_block(n, len(layout.descriptor_columns))
+        columns = layout.descriptor_columns
+        if releases is not None and all(column in releases.columns for column in columns):
+            blocks["descriptors"] = descriptor_block(track_ids, releases, columns)
+        else:
+            logger.info("releases have no descriptor columns %s; projecting without descriptors", columns)
+            blocks["descriptors"] = absent_block(n, len(columns))
     if "usage" in layout.blocks:
         if usage_playlists is not None:
             playlists_of = playlists_by_track(usage_playlists, track_ids)
-            blocks["usage"] = usage_block(space, track_ids, playlists_of, config.features.max_usage_playlists)
+            blocks["usage"] = usage_block(
+                space, track_ids, playlists_of, config.features.max_usage_playlists, config.features.fold_in_method
+            )
         else:
             blocks["usage"] = absent_block(n, layout.space_dim)
     for name, block in blocks.items():

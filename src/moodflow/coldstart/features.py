@@ -276,14 +276,7 @@ def _set_unit(block: FeatureBlock, index: int, vector: np.ndarray) -> None:
 
 
 def _space_row(space, track_id: str) -> int | None:
-    try:
-        return space.row_of(track_id)
-    except (KeyError, LookupError):
-        return None
-    except Exception as error:  # the space's own unknown-track error subclasses MoodflowError
-        if type(error).__name__ == "UnknownTrackError":
-            return None
-        raise
+    return space.row_of(track_id) if track_id in space else None
 
 
 # --- early usage -----------------------------------------------------------------------------
@@ -314,16 +307,15 @@ def usage_block(
     track_ids: Sequence[str],
     playlists_of: Mapping[str, Sequence[Sequence[str]]],
     n_playlists: int,
+    method: str = "mean",
 ) -> FeatureBlock:
-    """Fold-in vectors from each track's first `n_playlists` playlists (the track itself removed)."""
+    """Fold-in vectors from each track's first `n_playlists` playlists."""
     block = absent_block(len(track_ids), space.dim)
     for index, track_id in enumerate(track_ids):
         first = playlists_of.get(str(track_id), [])[:n_playlists]
-        partners = [[other for other in playlist if other != track_id] for playlist in first]
-        partners = [playlist for playlist in partners if playlist]
-        if not partners:
+        if not first:
             continue
-        vector = fold_in(space, partners)
+        vector = fold_in(space, first, track_id=str(track_id), method=method)
         if vector is not None:
             block.values[index] = vector
             block.present[index] = True

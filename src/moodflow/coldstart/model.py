@@ -31,7 +31,7 @@ class ProjectionMLP(nn.Module):
         n_blocks: int,
         space_block_indices: Sequence[int],
         output_dim: int,
-        hidden_dims: Sequence[int] = (512, 256),
+        hidden_dims: Sequence[int] = (256, 256),
         dropout: float = 0.1,
     ) -> None:
         super().__init__()

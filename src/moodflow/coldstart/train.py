@@ -95,16 +95,21 @@ def train_mlp(table: FeatureTable, targets: np.ndarray, space_id: str, config: D
     )
 
     best_cosine, best_state, stale_epochs = -np.inf, None, 0
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(settings.torch_threads)
     started = time.perf_counter()
     for epoch in range(settings.epochs):
         network.train()
-        epoch_mask = drop_blocks(mask[train_rows], settings.feature_dropout, rng)
-        epoch_x, epoch_space = apply_mask(x[train_rows], space_inputs[train_rows], epoch_mask, layout)
-        order = rng.permutation(len(train_rows))
-        for start in range(0, len(order), settings.batch_size):
-            batch = order[start : start + settings.batch_size]
+        rows = train_rows
+        if settings.rows_per_epoch and len(rows) > settings.rows_per_epoch:
+            rows = rng.choice(rows, size=settings.rows_per_epoch, replace=False)
+        epoch_mask = drop_blocks(mask[rows], settings.feature_dropout, rng)
+        epoch_x, epoch_space = apply_mask(x[rows], space_inputs[rows], epoch_mask, layout)
+        epoch_targets = targets[rows]
+        for start in range(0, len(rows), settings.batch_size):
+            batch = slice(start, start + settings.batch_size)
             prediction = network(torch.from_numpy(epoch_x[batch]), torch.from_numpy(epoch_mask[batch]), torch.from_numpy(epoch_space[batch]))
-            loss = (1.0 - (prediction * torch.from_numpy(targets[train_rows[batch]])).sum(dim=1)).mean()
+            loss = (1.0 - (prediction * torch.from_numpy(epoch_targets[batch])).sum(dim=1)).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -118,6 +123,7 @@ def train_mlp(table: FeatureTable, targets: np.ndarray, space_id: str, config: D
             stale_epochs += 1
             if stale_epochs >= settings.patience:
                 break
+    torch.set_num_threads(previous_threads)
     if best_state is not None:
         network.load_state_dict(best_state)
     network.eval()
