@@ -98,3 +98,30 @@ def test_evaluate_reports_unknown_genre_row(dataset, bundle, tmp_path):
         evaluate.evaluate_bundle(bundle, [*data_overrides(dataset), f"data.manifest={manifest}"])
     assert "row 4" in str(error.value)
     assert "'polka'" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "fold", "expected_fix"),
+    [
+        ({"data": "emotify", "fold": 0, "n_folds": 5}, 1, "data.fold=0 data.n_folds=5"),
+        ({"data": "emotify", "fold": 0, "n_folds": 4}, 0, "data.fold=0 data.n_folds=4"),
+        ({"data": "emotify", "fold": None, "n_folds": 5}, 2, "train with data.fold=k"),
+        ({"data": "emotify", "fold": 3, "n_folds": 5}, None, "data.fold=3"),
+    ],
+)
+def test_overlap_check_rejects_training_tracks(metadata, fold, expected_fix):
+    with pytest.raises(MoodflowError, match=expected_fix):
+        evaluate.check_no_training_overlap(metadata, "emotify", 5, fold)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "fold", "allow_overlap"),
+    [
+        ({"data": "emotify", "fold": 2, "n_folds": 5}, 2, False),
+        ({"data": "synthetic", "fold": 0, "n_folds": 5}, 1, False),
+        ({}, 1, False),
+        ({"data": "emotify", "fold": 0, "n_folds": 5}, 1, True),
+    ],
+)
+def test_overlap_check_passes_held_out(metadata, fold, allow_overlap):
+    evaluate.check_no_training_overlap(metadata, "emotify", 5, fold, allow_overlap)

@@ -83,6 +83,32 @@ def fold_rows(groups: Sequence[str], n_folds: int, fold: int | None, seed: int) 
     return np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
 
 
+def check_no_training_overlap(metadata: dict, data_name: str, n_folds: int, fold: int | None, allow_overlap: bool = False) -> None:
+    """Raise `EvaluationError` when the evaluated tracks include the bundle's training tracks.
+
+    `metadata` is the bundle's recorded training set-up (`data`, `fold`,
+    `n_folds`). A bundle trained on another data config, or one without
+    that record, passes. NOTE: the fold seed is not recorded, so a bundle
+    trained with another `data.fold_seed` is not caught.
+    """
+    if allow_overlap or "fold" not in metadata or metadata.get("data") != data_name:
+        return
+    trained_fold, trained_n_folds = metadata["fold"], metadata.get("n_folds")
+    if fold is not None and trained_fold == fold and trained_n_folds == n_folds:
+        return
+    if trained_fold is None:
+        trained_on = f"every track of {data_name!r}"
+        fix = "train with data.fold=k to keep a held-out fold"
+    else:
+        trained_on = f"{data_name!r} with fold {trained_fold} of {trained_n_folds} held out"
+        fix = f"evaluate with data.fold={trained_fold} data.n_folds={trained_n_folds}"
+    evaluated = "every track" if fold is None else f"fold {fold} of {n_folds}"
+    raise EvaluationError(
+        f"the bundle was trained on {trained_on}, so evaluating {evaluated} scores tracks it was trained on; "
+        f"{fix}, or pass --allow-overlap to evaluate anyway"
+    )
+
+
 def predict_with_bundle(bundle, paths: Sequence[Path]) -> tuple[np.ndarray, np.ndarray]:
     """Return track-level mood probabilities `[n, n_moods]` and genre probabilities `[n, n_genres]`.
 
@@ -209,15 +235,18 @@ def write_report(report: dict, out_dir: Path, title: str, baseline: dict | None 
     return written
 
 
-def evaluate_bundle(bundle_path: Path, overrides: Sequence[str], config_dir: Path = DEFAULT_CONFIG_DIR) -> dict:
+def evaluate_bundle(
+    bundle_path: Path, overrides: Sequence[str], config_dir: Path = DEFAULT_CONFIG_DIR, allow_overlap: bool = False
+) -> dict:
     """Evaluate the bundle on the held-out tracks of the composed data config and return the report."""
     from moodflow.tagger.bundle import load_bundle
 
     bundle = load_bundle(bundle_path)
     cfg = compose_train_config(overrides, config_dir)
     tracks = read_tracks(cfg.data, bundle.mood_labels, bundle.genre_labels)
-    fold = cfg.data.get("fold")
-    train_rows, held_out_rows = fold_rows(tracks.groups, int(cfg.data.get("n_folds", 5)), fold, int(cfg.data.get("fold_seed", 0)))
+    fold, n_folds = cfg.data.get("fold"), int(cfg.data.get("n_folds", 5))
+    check_no_training_overlap(bundle.config.get("metadata", {}), cfg.data.get("name"), n_folds, fold, allow_overlap)
+    train_rows, held_out_rows = fold_rows(tracks.groups, n_folds, fold, int(cfg.data.get("fold_seed", 0)))
     if fold is None:
         logger.warning("data.fold is null: evaluating all %d tracks with thresholds from the same tracks", len(tracks))
     logger.info("evaluating bundle %s on %d held-out tracks of fold %s", bundle.model_id, len(held_out_rows), fold)
@@ -252,6 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="folder for report.json, report.md and the PNG plots")
     parser.add_argument("--baseline-report", type=Path, help="report JSON of the baseline (moodflow evaluate or moodflow cv) to plot beside the model")
     parser.add_argument("--config-dir", type=Path, default=DEFAULT_CONFIG_DIR, help="Hydra config folder (default: the repository's configs/)")
+    parser.add_argument(
+        "--allow-overlap", action="store_true",
+        help="evaluate even when the bundle's recorded training fold shows it was trained on the evaluated tracks",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     return parser
 
@@ -260,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_intermixed_args(argv)
     configure_logging(args.verbose)
     baseline = load_baseline_report(args.baseline_report) if args.baseline_report else None
-    report = evaluate_bundle(args.bundle, args.overrides, args.config_dir)
+    report = evaluate_bundle(args.bundle, args.overrides, args.config_dir, args.allow_overlap)
     written = write_report(report, args.out, f"Bundle {report['model_id']}", baseline)
     print(report_to_markdown(report, f"Bundle {report['model_id']}", baseline))
     logger.info("wrote %s", ", ".join(str(path) for path in written))
