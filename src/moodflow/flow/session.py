@@ -54,7 +54,7 @@ class FlowConfig:
     jitter: float = 0.02
     mood_mode: str = "filter"
     rerank_weight: float = 0.5
-    cooccurrence_weight: float = 0.0
+    cooccurrence_weight: float = 1.0
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.shares if s not in SOURCES]
