@@ -272,5 +272,6 @@ def test_cooccurrence_boost_promotes_partner(vocabulary):
     page = boosted.flow_page(FlowRequest(history=history))
     assert page["tracks"][0]["track_id"] == "t01000"
     assert page["tracks"][0]["score"] > 1.5
-    plain = FlowEngine(catalogue, FlowConfig(shares={"discovery": 1.0}), b"s").flow_page(FlowRequest(history=history))
+    unboosted = FlowEngine(catalogue, FlowConfig(shares={"discovery": 1.0}, cooccurrence_weight=0.0), b"s")
+    plain = unboosted.flow_page(FlowRequest(history=history))
     assert plain["tracks"][0]["track_id"] != "t01000"
