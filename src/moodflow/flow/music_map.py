@@ -14,19 +14,24 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 
-def project_2d(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, object, str]:
+def project_2d(vectors: np.ndarray, seed: int = 0, method: str = "auto") -> tuple[np.ndarray, object, str]:
     """Fit a 2-D projection of `vectors` [n, d]; return (points [n, 2], fitted model, method name).
 
-    Uses UMAP (cosine metric) when `umap-learn` is installed and there are
-    enough points for its neighbour graph, otherwise PCA. The fitted model's
-    `transform` places further vectors (taste centres) on the same map.
+    `method` "auto" uses UMAP (cosine metric) when `umap-learn` is installed
+    and there are at least 30 points for its neighbour graph, otherwise PCA;
+    "pca" always uses PCA, which skips UMAP's compilation on first use (tens
+    of seconds). The fitted model's `transform` places further vectors (taste
+    centres) on the same map.
     """
+    if method not in ("auto", "pca"):
+        raise ValueError(f"invalid music map method {method!r}; use 'auto' or 'pca'")
     n = len(vectors)
-    try:
-        import umap  # optional: the `bench` extra installs it
-    except ImportError:
-        umap = None
-        logger.warning("umap-learn is not installed; the music map uses PCA (pip install umap-learn for UMAP)")
+    umap = None
+    if method == "auto":
+        try:
+            import umap  # optional: the `bench` extra installs it
+        except ImportError:
+            logger.warning("umap-learn is not installed; the music map uses PCA (pip install umap-learn for UMAP)")
     if umap is not None and n >= 30:
         model = umap.UMAP(n_neighbors=min(15, n - 1), metric="cosine", random_state=seed, n_jobs=1)
         return model.fit_transform(vectors), model, "UMAP"
@@ -48,6 +53,7 @@ def draw_music_map(
     flow_rows: np.ndarray | None = None,
     seed: int = 0,
     title: str = "Music map",
+    method: str = "auto",
 ) -> Path:
     """Draw the map into `png_path` and return the path.
 
@@ -55,13 +61,14 @@ def draw_music_map(
     `is_new_release` [n] booleans. `history_rows` and `flow_rows` index rows
     of `vectors`; `flow_rows` is drawn as a numbered path in page order.
     `centres` [k, d] are the listener's taste centres in the same space.
+    `method` chooses the 2-D projection (see `project_2d`).
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points, model, method = project_2d(np.asarray(vectors, dtype=np.float32), seed=seed)
+    points, model, method_name = project_2d(np.asarray(vectors, dtype=np.float32), seed=seed, method=method)
     dominant = np.asarray(mood_scores).argmax(axis=1)
     new = np.asarray(is_new_release, dtype=bool)
 
@@ -94,7 +101,7 @@ def draw_music_map(
         for number, (x, y) in enumerate(path, start=1):
             axes.annotate(str(number), (x, y), fontsize=7, color="crimson", xytext=(3, 3), textcoords="offset points")
 
-    axes.set_title(f"{title} ({method} of {vectors.shape[1]}-d space vectors, coloured by dominant mood)")
+    axes.set_title(f"{title}\n{method_name} of {vectors.shape[1]}-d space vectors, coloured by dominant mood", fontsize=11)
     axes.set_xticks([])
     axes.set_yticks([])
     axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9, frameon=False)

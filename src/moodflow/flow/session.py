@@ -230,11 +230,11 @@ class FlowSession:
         if weight <= 0 or catalogue.cooccurrence is None:
             return None
         history = [(str(catalogue.track_ids[r]), float(p)) for r, p in zip(self.history.rows, self.history.plays)]
+        scores = catalogue.cooccurrence(history)
         counts = np.zeros(len(catalogue))
-        for track_id, value in catalogue.cooccurrence(history).items():
-            row = catalogue.row_of(track_id)
-            if row is not None:
-                counts[row] = value
+        rows = catalogue.rows_of(scores.keys())
+        values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
+        counts[rows[rows >= 0]] = values[rows >= 0]
         largest = counts.max()
         if largest <= 0:
             return None
