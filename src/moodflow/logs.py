@@ -21,3 +21,5 @@ def configure_logging(verbose: bool = False) -> None:
             f"invalid MOODFLOW_LOG_LEVEL {level_name!r}; use DEBUG, INFO, WARNING or ERROR"
         )
     logging.basicConfig(level=level, format=LOG_FORMAT, force=True)
+    # faiss logs each instruction-set build it tries to load at INFO level.
+    logging.getLogger("faiss.loader").setLevel(max(level, logging.WARNING))
