@@ -83,7 +83,11 @@ def test_crossval_cnn_trains_each_fold(dataset, features, tmp_path, monkeypatch)
     assert partial["in_progress"]["model"] == "baseline"
     assert len(partial["in_progress"]["folds"]) == 4
     table = crossval.format_side_by_side(report)
-    assert "| metric | cnn | baseline |" in table
+    assert "| metric | cnn | baseline | cnn − baseline |" in table
+    assert report["peak_rss_mib"] > 0
+    cnn_accuracy = report["models"]["cnn"]["summary"]["genre_accuracy"]["mean"]
+    baseline_accuracy = report["models"]["baseline"]["summary"]["genre_accuracy"]["mean"]
+    assert f"{cnn_accuracy - baseline_accuracy:+.3f}" in table
 
 
 def test_crossval_rejects_too_many_folds(dataset, features, tmp_path):

@@ -19,6 +19,7 @@ import argparse
 import json
 import logging
 import os
+import resource
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -164,6 +165,10 @@ def run_crossval(
         if model == "baseline":
             seconds += report["baseline_feature_seconds"]
         report["models"][model] = {"seconds": seconds, "summary": summarize_folds(fold_reports), "folds": fold_reports}
+
+    # ru_maxrss is in KiB on Linux. It covers this process only, so data-loader
+    # worker processes of the CNN training are not counted.
+    report["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return report
 
 
@@ -186,16 +191,24 @@ def format_side_by_side(report: dict) -> str:
     """Render the fold means (± standard deviation over folds) of every model as Markdown tables."""
     models = list(report["models"])
     summaries = {model: report["models"][model]["summary"] for model in models}
+    compare = "cnn" in models and "baseline" in models
     lines = [
         f"{report['n_folds']}-fold artist-grouped cross-validation on {report['n_tracks']} tracks "
-        f"(fold sizes {report['fold_sizes']}); mean ± standard deviation over folds.",
+        f"(fold sizes {report['fold_sizes']}). Mean ± standard deviation over folds.",
         "",
-        "| metric | " + " | ".join(models) + " |",
-        "|---|" + "---|" * len(models),
+        "| metric | " + " | ".join(models) + " |" + (" cnn − baseline |" if compare else ""),
+        "|---|" + "---|" * (len(models) + compare),
     ]
     for name, key in (("genre accuracy", "genre_accuracy"), ("mood macro ROC-AUC", "mood_macro_roc_auc"), ("mood macro PR-AUC", "mood_macro_pr_auc")):
-        lines.append(f"| {name} | " + " | ".join(_mean_std(summaries[model][key]) for model in models) + " |")
-    lines.append("| wall time (s) | " + " | ".join(f"{report['models'][model]['seconds']:.0f}" for model in models) + " |")
+        row = f"| {name} | " + " | ".join(_mean_std(summaries[model][key]) for model in models) + " |"
+        if compare:
+            cnn_mean, baseline_mean = summaries["cnn"][key]["mean"], summaries["baseline"][key]["mean"]
+            difference = "undefined" if cnn_mean is None or baseline_mean is None else f"{cnn_mean - baseline_mean:+.3f}"
+            row += f" {difference} |"
+        lines.append(row)
+    lines.append("| wall time (s) | " + " | ".join(f"{report['models'][model]['seconds']:.0f}" for model in models) + " |" + (" |" if compare else ""))
+    if "peak_rss_mib" in report:
+        lines += ["", f"Peak resident memory of the `moodflow cv` process: {report['peak_rss_mib']:.0f} MiB."]
 
     lines += ["", "| emotion | " + " | ".join(f"{model} ROC-AUC | {model} PR-AUC" for model in models) + " |"]
     lines.append("|---|" + "---|---|" * len(models))
