@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,6 +45,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--scenarios", nargs="*", help="run only these scenarios")
     parser.add_argument("--server-log", type=Path, default=Path("outputs/loadtest-server.log"))
+    parser.add_argument("--client", choices=("httpx", "wrk"), default="httpx",
+                        help="load generator for the stateless scenarios; `flow next page` always uses httpx")
     parser.add_argument("settings", nargs="*", help="`moodflow serve` settings as key=value")
     args = parser.parse_args()
 
@@ -85,13 +90,18 @@ async def _run_all(base_url: str, listeners: list[str], args) -> None:
         if args.scenarios:
             scenarios = {name: run for name, run in scenarios.items() if name in args.scenarios}
 
-        print(f"\n| endpoint | concurrency | requests | throughput (req/s) | p50 (ms) | p99 (ms) | errors |")
-        print("|---|---|---|---|---|---|---|")
+        print(f"\n| endpoint | client | concurrency | requests | throughput (req/s) | p50 (ms) | p99 (ms) | errors |")
+        print("|---|---|---|---|---|---|---|---|")
         for name, (prepare, request) in scenarios.items():
             for concurrency in args.concurrency:
+                if args.client == "wrk" and name in WRK_SCENARIOS:
+                    cursors = await _first_cursors(client, listeners, 200) if name == "flow next page" else []
+                    row = _run_wrk(base_url, name, concurrency, args.seconds, listeners, track_ids, moods, cursors)
+                    print(f"| {name} | wrk | {concurrency} | " + " | ".join(row) + " |", flush=True)
+                    continue
                 latencies, errors, elapsed = await _closed_loop(prepare, request, concurrency, args.seconds)
                 p50, p99 = np.percentile(latencies, [50, 99]) if latencies else (float("nan"), float("nan"))
-                print(f"| {name} | {concurrency} | {len(latencies)} | {len(latencies) / elapsed:.0f} | "
+                print(f"| {name} | httpx | {concurrency} | {len(latencies)} | {len(latencies) / elapsed:.0f} | "
                       f"{p50:.1f} | {p99:.1f} | {errors} |", flush=True)
 
 
@@ -163,6 +173,87 @@ async def _closed_loop(prepare, request, concurrency: int, seconds: float):
     started = time.perf_counter()
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
     return latencies, errors, time.perf_counter() - started
+
+
+WRK_SCENARIOS = ("flow first page", "flow next page", "flow mood first page", "neighbours", "moods", "new releases")
+
+
+async def _first_cursors(client, listeners: list[str], count: int) -> list[str]:
+    """Start `count` new sessions (untimed) and return their cursors to page 1."""
+    cursors = []
+    for i in range(count):
+        page = await client.post("/flow", json={"listener_id": listeners[i % len(listeners)], "seed": 10_000_000 + i})
+        cursors.append(page.json()["next_cursor"])
+    return cursors
+
+
+def _run_wrk(base_url, name, concurrency, seconds, listeners, track_ids, moods, cursors) -> list[str]:
+    """Run wrk (one thread, `concurrency` connections) and return the table cells after the concurrency."""
+    script = _wrk_script(name, listeners, track_ids, moods, cursors)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        output = subprocess.run(
+            ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--latency", "-s", handle.name, base_url],
+            capture_output=True, text=True, check=True, timeout=seconds + 60,
+        ).stdout
+    finally:
+        os.unlink(handle.name)
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    throughput = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    percentiles = {p: _milliseconds(v) for p, v in re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)$", output, re.M)}
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(int(g) for g in socket.groups()) if socket else 0)
+    return [str(requests), f"{throughput:.0f}", f"{percentiles['50']:.1f}", f"{percentiles['99']:.1f}", str(errors)]
+
+
+def _milliseconds(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+
+def _wrk_script(name: str, listeners: list[str], track_ids: list[str], moods: list[str], cursors: list[str]) -> str:
+    """Return a wrk Lua script that sends `name` requests with random listeners or tracks.
+
+    For `flow next page`, a queue starts with one cursor per session; every
+    response's next_cursor joins the queue, so the sessions are walked page by page.
+    """
+    listener_list = ",".join(json.dumps(listener) for listener in listeners)
+    track_list = ",".join(json.dumps(track) for track in track_ids)
+    mood_list = ",".join(json.dumps(mood) for mood in moods)
+    bodies = {
+        "flow first page": 'wrk.format("POST", "/flow", headers, \'{"listener_id":"\' .. pick(listeners) .. \'","seed":\' .. math.random(1000000) .. "}")',
+        "flow mood first page": 'wrk.format("POST", "/flow", headers, \'{"listener_id":"\' .. pick(listeners) .. \'","seed":\' .. math.random(1000000) .. \',"mood":"\' .. pick(moods) .. \'","mood_mode":"rerank"}\')',
+        "neighbours": 'wrk.format("GET", "/tracks/" .. pick(tracks) .. "/neighbours?k=20")',
+        "moods": 'wrk.format("GET", "/tracks/" .. pick(tracks) .. "/moods")',
+        "new releases": 'wrk.format("GET", "/listeners/" .. pick(listeners) .. "/new-releases")',
+        "flow next page": 'wrk.format("POST", "/flow", headers, \'{"cursor":"\' .. next_cursor() .. \'"}\')',
+    }
+    cursor_list = ",".join(json.dumps(cursor) for cursor in cursors)
+    walk = f"""
+local queue = {{{cursor_list}}}
+local first = {{{cursor_list}}}
+function next_cursor()
+  local cursor = table.remove(queue, 1)
+  if cursor == nil then cursor = pick(first) end
+  return cursor
+end
+response = function(status, headers, body)
+  local cursor = body:match('"next_cursor":"([^"]+)"')
+  if cursor then table.insert(queue, cursor) end
+end
+""" if cursors else ""
+    return f"""
+local listeners = {{{listener_list}}}
+local tracks = {{{track_list}}}
+local moods = {{{mood_list}}}
+local headers = {{["Content-Type"] = "application/json"}}
+math.randomseed(1)
+function pick(items) return items[math.random(#items)] end
+{walk}
+request = function() return {bodies[name]} end
+"""
 
 
 def _free_port() -> int:

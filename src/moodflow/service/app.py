@@ -149,33 +149,35 @@ def create_app(engine: FlowEngine, listeners: dict[str, tuple[HistoryEntry, ...]
 
     @app.get("/tracks/{track_id}/neighbours", summary="nearest tracks of a track in the music space")
     async def neighbours(track_id: str, k: int = Query(10, ge=1, le=max_neighbours)):
-        return {"track_id": track_id, "neighbours": engine.neighbours(track_id, k)}
+        return JSONResponse({"track_id": track_id, "neighbours": engine.neighbours(track_id, k)})
 
     @app.get("/tracks/{track_id}/moods", summary="mood scores of a track and their source")
     async def track_moods(track_id: str):
-        return engine.mood_scores(track_id)
+        return JSONResponse(engine.mood_scores(track_id))
 
+    # Pages are plain dicts of str, float, int, bool and None, so they are
+    # returned as JSONResponse directly, skipping FastAPI's slower generic encoder.
     @app.post("/flow", summary="a page of a Flow or Flow Mood session")
     async def flow(body: FlowPageBody):
         request = resolve_listener(body, allow_empty=body.cursor is not None)
         if request is not None and body.page_size is not None:
             request = FlowRequest(**{**request.__dict__, "page_size": body.page_size})
-        return engine.flow_page(request, body.cursor)
+        return JSONResponse(engine.flow_page(request, body.cursor))
 
     @app.get("/listeners/{listener_id}/flow", summary="a Flow page for a stored listener")
     async def listener_flow(listener_id: str, mood: str | None = None, cursor: str | None = None, seed: int = 0):
         request = resolve_listener(ListenerQuery(listener_id=listener_id, mood=mood, seed=seed), allow_empty=False)
-        return engine.flow_page(request, cursor)
+        return JSONResponse(engine.flow_page(request, cursor))
 
     @app.post("/new-releases", summary="this week's projected new releases ranked for a listener")
     async def new_releases(body: NewReleasesBody):
         if body.k > max_neighbours:
             raise FlowRequestError(f"invalid k {body.k}; use 1 to {max_neighbours}")
-        return engine.new_releases(resolve_listener(body, allow_empty=False), body.k)
+        return JSONResponse(engine.new_releases(resolve_listener(body, allow_empty=False), body.k))
 
     @app.get("/listeners/{listener_id}/new-releases", summary="new releases ranked for a stored listener")
     async def listener_new_releases(listener_id: str, mood: str | None = None, k: int = Query(20, ge=1, le=max_neighbours)):
         request = resolve_listener(ListenerQuery(listener_id=listener_id, mood=mood), allow_empty=False)
-        return engine.new_releases(request, k)
+        return JSONResponse(engine.new_releases(request, k))
 
     return app

@@ -7,7 +7,7 @@ import logging
 
 from moodflow.logs import configure_logging
 from moodflow.service.app import create_app
-from moodflow.service.loading import DEFAULT_SERVE_CONFIG, build_engine, load_settings
+from moodflow.service.loading import DEFAULT_SERVE_CONFIG, build_engine, limit_threads, load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.verbose)
 
     settings = load_settings(args.config, args.overrides)
+    limit_threads(int(settings["threads"]))
     engine, listeners = build_engine(settings)
     app = create_app(engine, listeners, max_neighbours=int(settings["max_neighbours"]))
 

@@ -72,6 +72,21 @@ def load_listeners(path: str | Path) -> dict[str, tuple[HistoryEntry, ...]]:
     return {listener: tuple(entries) for listener, entries in listeners.items()}
 
 
+def limit_threads(threads: int) -> None:
+    """Limit BLAS and Faiss (OpenMP) to `threads` threads per call.
+
+    Requests run concurrently, so threads inside one search only compete
+    with other requests; on a busy machine OpenMP threads that wait for a
+    core made HNSW searches several times slower.
+    """
+    import faiss
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads)
+    faiss.omp_set_num_threads(threads)
+    logger.info("BLAS and Faiss limited to %d thread(s) per call", threads)
+
+
 def build_engine(settings: dict) -> tuple[FlowEngine, dict]:
     """Load every artifact the settings name and return the engine and stored listeners."""
     for required in ("space", "moods"):
