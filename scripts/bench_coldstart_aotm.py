@@ -95,14 +95,14 @@ def score(predicted, true, warm_vectors, partner_rows) -> dict:
             "n": len(predicted), "n_with_partners": len(hits)}
 
 
-def hidden_features(reduced, layout, config, hidden, playlists, metadata, kept_metadata, rng):
+def hidden_features(reduced, layout, config, hidden, playlists, metadata, kept_metadata, rng, tags=None):
     """Return the hidden songs' feature tables per early-usage level and their held-out partner rows."""
     order = rng.permutation(playlists["playlist_id"].unique())
     shuffled = playlists.set_index("playlist_id").loc[order].reset_index()
     playlists_of = playlists_by_track(shuffled, hidden)
-    hidden_metadata = metadata[metadata["track_id"].isin(set(hidden.tolist()))]
+    hidden_metadata = None if metadata is None else metadata[metadata["track_id"].isin(set(hidden.tolist()))]
     without_usage = OmegaConf.merge(config, {"features": {"max_usage_playlists": 0}})
-    base = release_table(reduced, layout, without_usage, hidden, None, hidden_metadata, kept_metadata, None)
+    base = release_table(reduced, layout, without_usage, hidden, tags, hidden_metadata, kept_metadata, None)
 
     tables = {}
     for n_playlists in range(1, MAX_EARLY + 1):
@@ -129,14 +129,14 @@ FEATURE_SETS = {
 }
 
 
-def evaluate(models, reduced, tables, true, partner_rows, seed) -> dict:
+def evaluate(models, reduced, tables, true, partner_rows, seed, feature_sets=FEATURE_SETS) -> dict:
     """Score the models and the baselines on each feature set, over the songs that have it."""
     rng = np.random.default_rng(seed)
     warm = reduced.vectors.astype(np.float32)
     counts = np.asarray(reduced.track_counts, dtype=np.float64)
     centroid = unit((counts @ warm.astype(np.float64))[None, :]).astype(np.float32)
     results = {}
-    for name, (blocks, level) in FEATURE_SETS.items():
+    for name, (blocks, level) in feature_sets.items():
         table = tables[level]
         rows = np.flatnonzero(np.all([table.blocks[block].present for block in blocks], axis=0))
         if len(rows) == 0:

@@ -57,11 +57,21 @@ def read_optional(path: str | None, required: tuple[str, ...] = ("track_id",)) -
     return None if path is None else read_table(path, required)
 
 
+def read_metadata(paths: list[str] | None, track_column: str, artist_column: str) -> pd.DataFrame | None:
+    """Read and stack metadata tables, renaming their id and artist columns to `track_id` and `artist`."""
+    if not paths:
+        return None
+    frames = [read_table(path, (track_column,)) for path in paths]
+    metadata = pd.concat(frames, ignore_index=True).rename(columns={track_column: "track_id", artist_column: "artist"})
+    metadata["track_id"] = metadata["track_id"].astype(str)
+    return metadata.drop_duplicates("track_id")
+
+
 def train(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.overrides)
     space = load_space(args.space)
     tags = read_optional(args.tags, ("track_id", "embedding"))
-    metadata = read_optional(args.metadata)
+    metadata = read_metadata(args.metadata, args.metadata_track_column, args.artist_column)
     playlists = read_playlists(args.playlists)
     logger.info("training cold-start projection for space %s (%d warm tracks)", space.space_id, len(space.track_ids))
 
@@ -83,8 +93,8 @@ def project(args: argparse.Namespace) -> int:
     model.check_space(space.space_id)
 
     tags = read_optional(args.tags, ("track_id", "embedding"))
-    releases = read_optional(args.releases)
-    metadata = read_optional(args.metadata)
+    releases = read_metadata([args.releases] if args.releases else None, args.metadata_track_column, args.artist_column)
+    metadata = read_metadata(args.metadata, args.metadata_track_column, args.artist_column)
     usage = read_playlists(args.usage)
     if releases is not None:
         track_ids = releases["track_id"].astype(str).drop_duplicates().tolist()
@@ -117,7 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--out", required=True, help="model folder to write (mlp/ and ridge/ inside with --kind both)")
     train_parser.add_argument("--kind", choices=("mlp", "ridge", "both"), default="both", help="which model(s) to train")
     train_parser.add_argument("--tags", help="batch-tagging Parquet of warm tracks (audio features)")
-    train_parser.add_argument("--metadata", help="table of warm tracks: track_id, artist[, artist_id], descriptor columns")
+    train_parser.add_argument(
+        "--metadata", action="append",
+        help="table of warm tracks: track_id, artist[, artist_id], descriptor columns; may be repeated",
+    )
     train_parser.add_argument("--playlists", help="playlists table (playlist_id, track_id) to simulate early usage")
     train_parser.set_defaults(handler=train)
 
@@ -127,11 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
     project_parser.add_argument("--out", required=True, help="projections Parquet file to write")
     project_parser.add_argument("--releases", help="table of releases: track_id[, artist, artist_id, descriptor columns]")
     project_parser.add_argument("--tags", help="batch-tagging Parquet of the releases (audio features)")
-    project_parser.add_argument("--metadata", help="table of warm tracks with their artist, for the artist feature")
+    project_parser.add_argument(
+        "--metadata", action="append",
+        help="table of warm tracks with their artist, for the artist feature; may be repeated",
+    )
     project_parser.add_argument("--usage", help="playlists (playlist_id, track_id) in which releases appeared, oldest first")
     project_parser.set_defaults(handler=project)
 
     for sub in (train_parser, project_parser):
+        sub.add_argument("--metadata-track-column", default="track_id", help="track id column of metadata and releases tables")
+        sub.add_argument("--artist-column", default="artist", help="artist name column of metadata and releases tables")
         sub.add_argument("--config", help=f"YAML config (default {DEFAULT_CONFIG})")
         sub.add_argument("overrides", nargs="*", help="config overrides such as training.epochs=10")
     return parser
