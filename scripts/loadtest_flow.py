@@ -194,14 +194,16 @@ def _run_wrk(base_url, name, concurrency, seconds, listeners, track_ids, moods, 
         handle.write(script)
     try:
         output = subprocess.run(
-            ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--latency", "-s", handle.name, base_url],
+            ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "30s", "--latency", "-s", handle.name, base_url],
             capture_output=True, text=True, check=True, timeout=seconds + 60,
         ).stdout
     finally:
         os.unlink(handle.name)
     requests = int(re.search(r"(\d+) requests in", output).group(1))
     throughput = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    percentiles = {p: _milliseconds(v) for p, v in re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)$", output, re.M)}
+    percentiles = {p: _milliseconds(v) for p, v in re.findall(r"^\s+(50|99)(?:\.0+)?%\s+([\d.]+\w+)\s*$", output, re.M)}
+    if set(percentiles) != {"50", "99"}:
+        raise RuntimeError(f"could not read the 50% and 99% latencies from wrk's output:\n{output}")
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(int(g) for g in socket.groups()) if socket else 0)

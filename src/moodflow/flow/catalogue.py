@@ -74,7 +74,6 @@ class Catalogue:
                 raise MoodflowError(f"catalogue array {name} has {len(getattr(self, name))} rows, expected {n}")
         self.vectors = np.ascontiguousarray(self.vectors, dtype=np.float32)
         self._row_of = {track_id: row for row, track_id in enumerate(self.track_ids)}
-        self._id_index = pd.Index(self.track_ids)
         if len(self._row_of) != n:
             raise MoodflowError(f"catalogue has duplicate track ids ({n - len(self._row_of)} duplicates)")
 
@@ -86,8 +85,11 @@ class Catalogue:
         return self._row_of.get(str(track_id))
 
     def rows_of(self, track_ids) -> np.ndarray:
-        """Return the row of each id in `track_ids`, -1 for unknown ids (vectorised)."""
-        return self._id_index.get_indexer(pd.Index(np.asarray(list(track_ids), dtype=object).astype(str)))
+        """Return the row of each id in `track_ids`, -1 for unknown ids."""
+        # A dict lookup per id beat pandas' Index.get_indexer here, which first
+        # converts the ids to Arrow strings.
+        lookup = self._row_of.get
+        return np.fromiter((lookup(track_id, -1) for track_id in track_ids), dtype=np.int64)
 
     def require_row(self, track_id: str) -> int:
         row = self.row_of(track_id)
