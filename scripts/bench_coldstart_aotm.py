@@ -5,7 +5,7 @@ Protocol:
 2. Hide a random fraction (default 10%) of the warm songs that have Deezer
    metadata: remove them from every playlist and build the reduced space.
 3. Align the full space to the reduced one with an orthogonal Procrustes
-   rotation fitted on the tracks warm in both; a hidden song's true vector
+   rotation fitted on the tracks warm in both. A hidden song's true vector
    is its full-space vector rotated into the reduced space. (Folding in all
    of a song's playlists would also give a true vector, but then the
    early-usage predictions, which fold in a subset of the same playlists,
@@ -183,9 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deezer", type=Path, required=True, help="folder with the deezer-mood CSV files")
     parser.add_argument("--hide-fraction", type=float, default=0.1, help="fraction of warm songs with metadata to hide")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--space", nargs="*", default=[], help="space settings such as dim=128")
+    parser.add_argument("--space", nargs="*", default=[], help="space build settings KEY=VALUE, such as dim=128")
     parser.add_argument("--config", help="cold-start YAML config (default configs/coldstart.yaml)")
-    parser.add_argument("--set", dest="overrides", nargs="*", default=[], help="cold-start config overrides")
+    parser.add_argument("--set", dest="overrides", nargs="*", default=[], help="cold-start config overrides KEY=VALUE")
+    parser.add_argument("--max-playlists", type=int, help="use only the first N playlists (for quick checks)")
     parser.add_argument("--out-json", type=Path, help="write every figure to this JSON file")
     args = parser.parse_args(argv)
     configure_logging()
@@ -193,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
 
     playlists, metadata = load_data(args.aotm, args.deezer)
+    if args.max_playlists:
+        first = playlists["playlist_id"].drop_duplicates().iloc[: args.max_playlists]
+        playlists = playlists[playlists["playlist_id"].isin(set(first))]
     full = build(playlists, args.space)
     candidates = np.array(sorted(set(full.track_ids.tolist()) & set(metadata["track_id"])))
     hidden = rng.choice(candidates, size=int(round(args.hide_fraction * len(candidates))), replace=False)

@@ -1,8 +1,8 @@
 """Cold-start evaluation of the audio projection on generated linked data.
 
 The tracks' tagger outputs and playlists derive from the same hidden taste
-factors (`moodflow.coldstart.linked.linked_world`), so the audio path can be
-scored where the right answer is known. The protocol is the one of
+factors (`moodflow.coldstart.linked.linked_world`), so the true vector of
+every track is known. The protocol is the one of
 `bench_coldstart_aotm.py`: hide 10% of the warm tracks, build the full and
 the reduced space, align them with orthogonal Procrustes, train on the
 reduced space's warm tracks (audio and simulated early usage), and score
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clusters", type=int, default=20, help="number of taste clusters")
     parser.add_argument("--dim", type=int, default=64, help="space dimension")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--set", dest="overrides", nargs="*", default=[], help="cold-start config overrides")
+    parser.add_argument("--set", dest="overrides", nargs="*", default=[], help="cold-start config overrides KEY=VALUE")
     parser.add_argument("--out-json", type=Path, help="write every figure to this JSON file")
     args = parser.parse_args(argv)
     configure_logging()

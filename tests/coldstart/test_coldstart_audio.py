@@ -1,4 +1,4 @@
-"""Audio projection on generated linked data, where the right answer is known.
+"""Audio projection on generated linked data with known true vectors.
 
 Tracks' audio features and playlists derive from the same hidden taste
 factors, so a projection trained on warm tracks' audio must place held-out

@@ -48,7 +48,7 @@ def test_fold_in_lands_in_its_cluster(space_and_playlists):
     assert same_cluster >= 9
 
 
-def test_fold_in_falls_back_to_counts_when_weights_are_zero():
+def test_fold_in_zero_weights_uses_counts():
     space = VectorSpace(["a", "b"], unit_rows(np.array([[1.0, 0.0], [1.0, 1.0]])))
     space.fold_in_weights = lambda playlists, track_id=None: {}
     vector = fold_in(space, [["new", "a", "b"], ["new", "a"]], track_id="new")

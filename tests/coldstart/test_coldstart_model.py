@@ -1,4 +1,4 @@
-"""Projection models on generated features with a known answer."""
+"""Projection models on generated features with known targets."""
 
 from __future__ import annotations
 

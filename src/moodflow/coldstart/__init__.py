@@ -1,9 +1,9 @@
 """Cold start: place new releases in the music space from their content features.
 
-`moodflow coldstart train` learns a projection from content features (audio,
-artist, early usage, descriptors; each optional) to space vectors on warm
-tracks; `moodflow coldstart project` applies it to new releases and writes
-`projections.parquet`.
+`moodflow coldstart train` learns, on warm tracks, a projection from content
+features (audio, artist, early usage and descriptors, each optional) to
+space vectors. `moodflow coldstart project` applies it to new releases and
+writes `projections.parquet`.
 """
 
 from moodflow.coldstart.errors import AmbiguousArtistError, ColdStartError, EmbeddingSizeError, NoTrainingDataError

@@ -112,10 +112,10 @@ def release_table(
 ) -> FeatureTable:
     """Build the feature table of new releases for the blocks in `layout`.
 
-    `releases` gives each release's `artist` (or `artist_id`) and
-    descriptors; `warm_metadata` gives the artists of the warm tracks;
-    `usage_playlists` the playlists in which releases appeared so far, in
-    order of appearance.
+    `releases` contains each release's `artist` (or `artist_id`) and
+    descriptors, and `warm_metadata` the artists of the warm tracks.
+    `usage_playlists` lists the playlists in which releases have appeared
+    so far, oldest first.
     """
     track_ids = np.asarray(track_ids).astype(str)
     n = len(track_ids)

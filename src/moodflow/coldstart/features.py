@@ -1,8 +1,8 @@
 """Assembly of the optional content features of tracks into feature blocks.
 
 Every feature is optional. A block stores a `[n_tracks, dim]` float32 array,
-zero where the feature is absent, and a `[n_tracks]` presence mask, so the
-model sees missingness explicitly:
+zero where the feature is absent, and a `[n_tracks]` presence mask, so
+missingness is an explicit model input:
 
 - `audio`: the tagger embedding followed by the mood and genre probabilities,
   read from the batch-tagging Parquet table;
@@ -189,9 +189,9 @@ class ArtistCatalogue:
 
     An artist is identified by `artist_id` when the metadata has that column,
     otherwise by its normalised name. A name that maps to several artist ids
-    is ambiguous: by default (`on_ambiguous="skip"`) the track gets no artist
-    feature and a note saying why; `on_ambiguous="error"` raises
-    `AmbiguousArtistError`.
+    is ambiguous. By default (`on_ambiguous="skip"`) such a track gets no
+    artist feature and a note that lists the ids. With `on_ambiguous="error"`
+    the lookup raises `AmbiguousArtistError`.
     """
 
     def __init__(self, space, metadata: pd.DataFrame, on_ambiguous: str = "skip") -> None:
@@ -290,14 +290,14 @@ def playlists_by_track(
     A track's playlists keep the table's playlist order, which counts as the
     order in which they appeared. With `track_ids`, only those tracks are listed.
     """
-    wanted = None if track_ids is None else {str(track_id) for track_id in track_ids}
+    requested = None if track_ids is None else {str(track_id) for track_id in track_ids}
     members: dict[str, list[str]] = {}
     for playlist_id, group in playlists.groupby("playlist_id", sort=False):
         members[str(playlist_id)] = [str(track_id) for track_id in group["track_id"]]
     result: dict[str, list[list[str]]] = defaultdict(list)
     for tracks in members.values():
         for track_id in dict.fromkeys(tracks):
-            if wanted is None or track_id in wanted:
+            if requested is None or track_id in requested:
                 result[track_id].append(tracks)
     return result
 

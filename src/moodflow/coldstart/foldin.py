@@ -27,11 +27,11 @@ FOLD_IN_METHODS = ("mean", "svd")
 def fold_in(space, playlists: Sequence[Sequence[str]], track_id: str | None = None, method: str = "mean") -> np.ndarray | None:
     """Return the unit fold-in vector of a new track, or None when it has no warm partner.
 
-    `playlists` are the track's first playlists (track ids in position
-    order, the track itself included or not); `track_id` names the track so
-    that it is never its own partner. When every PPMI weight is zero (a
-    shifted PPMI can clip all pairs of a rare track), the mean weighs the
-    warm partners by their co-occurrence counts instead.
+    `playlists` are the track's first playlists as track ids in position
+    order, with or without the track itself. `track_id` names the track so
+    that it is never its own partner. When every PPMI weight is zero,
+    because a shifted PPMI can clip all pairs of a rare track, the mean
+    weighs the warm partners by their co-occurrence counts instead.
     """
     if method not in FOLD_IN_METHODS:
         raise ValueError(f"invalid fold-in method {method!r}; use one of {FOLD_IN_METHODS}")

@@ -35,7 +35,7 @@ NO_FEATURE_REASON = "no usable feature"
 
 @dataclass
 class FeatureLayout:
-    """Which blocks a model reads, in which order, and how each is standardised."""
+    """Block order, block sizes and standardisation statistics of a model's input."""
 
     blocks: list[str]
     dims: dict[str, int]

@@ -1,9 +1,9 @@
 """Training of the cold-start MLP and of its ridge baseline on warm tracks.
 
-Feature missingness is handled by feature dropout: in every epoch each
+Feature missingness is handled by feature dropout. In every epoch each
 present block of each training row is hidden with probability
-`feature_dropout` (a row keeps its full features when dropout would hide
-all of them), so one network learns every combination of blocks.
+`feature_dropout`, and a row keeps all its blocks when dropout would hide
+every one. One network therefore learns every combination of blocks.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ logger = logging.getLogger(__name__)
 
 def drop_blocks(mask: np.ndarray, probability: float, rng: np.random.Generator) -> np.ndarray:
     """Hide each present block with `probability`; rows that would lose every block keep all."""
-    kept = mask * (rng.random(mask.shape) >= probability)
-    emptied = (kept.sum(axis=1) == 0) & (mask.sum(axis=1) > 0)
-    kept[emptied] = mask[emptied]
-    return kept.astype(np.float32)
+    visible = mask * (rng.random(mask.shape) >= probability)
+    emptied = (visible.sum(axis=1) == 0) & (mask.sum(axis=1) > 0)
+    visible[emptied] = mask[emptied]
+    return visible.astype(np.float32)
 
 
 def apply_mask(x: np.ndarray, space_inputs: np.ndarray, mask: np.ndarray, layout: FeatureLayout) -> tuple[np.ndarray, np.ndarray]:
