@@ -279,23 +279,33 @@ def bench_ray(folder: Path, bundle_path: str, workdir: Path, reference: Path) ->
 
 
 def top_moods(output: str, n_top: int = 3) -> None:
-    """Print a Markdown table of the `n_top` moods and the top genre per track of an output folder."""
+    """Print a Markdown table per track: the `n_top` moods, the mood most above the average track, the top genre.
+
+    The second column subtracts each mood's mean over all tagged tracks, so it
+    shows what sets a track apart even when every track shares the same top moods.
+    """
     from moodflow.tagging import read_errors, read_tags
 
     tags = read_tags(output).sort_values("track_id")
     moods = [column for column in tags.columns if column.startswith("mood_")]
     genres = [column for column in tags.columns if column.startswith("genre_")]
-    print("| track | duration | top moods (probability) | top genre |")
-    print("|---|---|---|---|")
+    mood_means = tags[moods].mean()
+    print("| track | duration | top moods (probability) | most above average | top genre |")
+    print("|---|---|---|---|---|")
     for row in tags.itertuples(index=False):
         values = {column: getattr(row, column) for column in moods}
         best = sorted(values, key=values.get, reverse=True)[:n_top]
         mood_text = ", ".join(f"{name[5:]} {values[name]:.2f}" for name in best)
+        distinct = max(moods, key=lambda column: values[column] - mood_means[column])
+        distinct_text = f"{distinct[5:]} {values[distinct] - mood_means[distinct]:+.2f}"
         genre = max(genres, key=lambda column: getattr(row, column))
         minutes, seconds = divmod(round(row.duration_s), 60)
-        print(f"| {row.track_id} | {minutes}:{seconds:02d} | {mood_text} | {genre[6:]} {getattr(row, genre):.2f} |")
+        print(
+            f"| {row.track_id} | {minutes}:{seconds:02d} | {mood_text} | {distinct_text} "
+            f"| {genre[6:]} {getattr(row, genre):.2f} |"
+        )
     for row in read_errors(output).itertuples(index=False):
-        print(f"| {row.track_id} | - | not tagged: {row.error_class} | - |")
+        print(f"| {row.track_id} | - | not tagged: {row.error_class} | - | - |")
 
 
 def main() -> None:
