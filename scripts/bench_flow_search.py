@@ -27,6 +27,7 @@ import pandas as pd
 from moodflow.flow.catalogue import Catalogue
 from moodflow.flow.moods import MoodVocabulary
 from moodflow.index import TrackIndex
+from moodflow.service.loading import limit_threads
 from moodflow.space import MusicSpace
 
 
@@ -35,7 +36,9 @@ def main() -> None:
     parser.add_argument("--artifacts", type=Path, required=True, help="folder with space/, index/ and moods.parquet")
     parser.add_argument("--queries", type=int, default=200, help="number of query tracks")
     parser.add_argument("-k", type=int, default=50, help="results per query (a full page)")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS and Faiss threads, as `moodflow serve` sets them")
     args = parser.parse_args()
+    limit_threads(args.threads)
 
     vocabulary = MoodVocabulary.load()
     space = MusicSpace.load(args.artifacts / "space")
