@@ -98,3 +98,20 @@ def test_assembler_ignores_sums_after_error():
     assert len(finished) == 1
     assert isinstance(finished[0], TrackFailure)
     assert assembler.n_open == 0
+
+
+def test_progress_logs_lines_without_terminal(caplog):
+    from moodflow.tagging.progress import Progress
+
+    progress = Progress(total_tracks=2, log_every_s=0.0, use_bar=False)
+    with caplog.at_level("INFO", logger="moodflow.tagging.progress"):
+        progress.update(audio_s=3600.0)
+        progress.update(failed=True)
+    progress.close()
+
+    assert progress.tracks == 2
+    assert progress.failed == 1
+    assert progress.audio_s == 3600.0
+    assert "progress: 1/2 tracks (0 failed)" in caplog.text
+    assert "progress: 2/2 tracks (1 failed)" in caplog.text
+    assert "audio-hours/s" in caplog.text

@@ -26,7 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Extra KEY=VALUE arguments override config keys, e.g. ray.address=auto ray.actors=4 "
-            "silence_threshold_dbfs=null. Exit status: 0 on success (even when some tracks failed), "
+            "silence_threshold_dbfs=null. Keys and units: part_size (tracks), block_seconds (seconds of audio "
+            "per decoder message), max_blocks_in_flight (blocks), min_duration_s (seconds), "
+            "silence_threshold_dbfs (dBFS peak, null tags silent files), torch_threads (threads, null for auto), "
+            "optimize (true/false), ray.num_cpus (CPUs of a local Ray), ray.actors (inference actors), "
+            "ray.gpus_per_actor (GPUs), ray.tracks_per_batch (message rows per actor call). "
+            "Exit status: 0 on success (even when some tracks failed), "
             f"1 when the job cannot start (bad bundle, manifest, output or config), {EXIT_TRACKS_FAILED} "
             "with --fail-on-error when any track failed."
         ),
