@@ -1,4 +1,4 @@
-"""Load-test `moodflow serve` on 127.0.0.1 with an async httpx client.
+"""Load-test `moodflow serve` on 127.0.0.1 with wrk or an async httpx client.
 
 Starts the server as a subprocess on a free loopback port with the given
 settings and waits for /ready. Then, for each scenario and concurrency, it
@@ -14,9 +14,14 @@ Scenarios:
 - `moods`: GET /tracks/{id}/moods;
 - `new releases` (only when the server has new releases).
 
-    nice -n 10 .venv/bin/python scripts/loadtest_flow.py --seconds 8 -- \\
-        space=outputs/flow-aotm/space moods=outputs/flow-aotm/moods.parquet \\
-        index=outputs/flow-aotm/index listeners=outputs/flow-aotm/listeners.csv
+    nice -n 10 .venv/bin/python scripts/loadtest_flow.py --client wrk --seconds 8 -- \\
+        space=outputs/flow-aotm/space index=outputs/flow-aotm/index \\
+        moods=outputs/flow-aotm/moods-serve.parquet projections=outputs/flow-aotm/projections.parquet \\
+        listeners=outputs/flow-aotm/listeners.csv
+
+The artifacts come from scripts/bench_flow_aotm.py (space, index, listeners),
+scripts/loadtest_flow_releases.py with `moodflow coldstart train|project`
+(projections) and `moodflow flow moods --projections` (moods-serve.parquet).
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ def main() -> None:
     parser.add_argument("--scenarios", nargs="*", help="run only these scenarios")
     parser.add_argument("--server-log", type=Path, default=Path("outputs/loadtest-server.log"))
     parser.add_argument("--client", choices=("httpx", "wrk"), default="httpx",
-                        help="load generator for the stateless scenarios; `flow next page` always uses httpx")
+                        help="load generator: wrk (the Debian package, lighter) or Python httpx")
     parser.add_argument("settings", nargs="*", help="`moodflow serve` settings as key=value")
     args = parser.parse_args()
 
@@ -206,7 +211,11 @@ def _run_wrk(base_url, name, concurrency, seconds, listeners, track_ids, moods, 
         raise RuntimeError(f"could not read the 50% and 99% latencies from wrk's output:\n{output}")
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(int(g) for g in socket.groups()) if socket else 0)
+    errors = 0
+    if non_2xx:
+        errors += int(non_2xx.group(1))
+    if socket:
+        errors += sum(int(count) for count in socket.groups())
     return [str(requests), f"{throughput:.0f}", f"{percentiles['50']:.1f}", f"{percentiles['99']:.1f}", str(errors)]
 
 

@@ -76,7 +76,7 @@ def limit_threads(threads: int) -> None:
     """Limit BLAS and Faiss (OpenMP) to `threads` threads per call.
 
     Requests run concurrently, so threads inside one search only compete
-    with other requests; on a busy machine OpenMP threads that wait for a
+    with other requests. On a busy machine, OpenMP threads waiting for a
     core made HNSW searches several times slower.
     """
     import faiss
