@@ -134,6 +134,8 @@ class RayEngine:
 
         bundle = self.bundle
         bundle_files = {name: (bundle.path / name).read_bytes() for name in (CONFIG_FILE, WEIGHTS_FILE)}
+        # NOTE: GPU actors (and device=cuda on the local engine) were never run,
+        # because the development machine has no GPU.
         use_gpu = ray_config.gpus_per_actor > 0
         items = [{"track_index": index, "track_id": track.track_id, "path": track.path} for index, track in enumerate(tracks)]
 
