@@ -149,3 +149,27 @@ def test_catalogue_rejects_mood_table_of_other_space(vocabulary):
     moods = pd.DataFrame({"track_id": ["a"], **{c: [0.5] for c in vocabulary.columns}, "source": ["tagger"], "space_id": ["other"]})
     with pytest.raises(SpaceMismatchError, match="other"):
         Catalogue.from_tables(vocabulary, "mine", np.array(["a"]), np.ones((1, 4), np.float32), moods)
+
+
+def test_catalogue_rejects_projections_of_other_space(vocabulary):
+    moods = pd.DataFrame({"track_id": ["a"], **{c: [0.5] for c in vocabulary.columns}, "source": ["tagger"], "space_id": ["mine"]})
+    projections = pd.DataFrame(
+        {"track_id": ["new"], "vector": [np.ones(4, np.float32)], "features_used": ["artist"], "model_id": ["m"],
+         "space_id": ["stale"], "projectable": [True], "reason": [""]}
+    )
+    with pytest.raises(SpaceMismatchError, match="stale"):
+        Catalogue.from_tables(vocabulary, "mine", np.array(["a"]), np.ones((1, 4), np.float32), moods, projections=projections)
+
+
+def test_catalogue_adds_projectable_releases_only(vocabulary):
+    moods = pd.DataFrame({"track_id": ["a"], **{c: [0.5] for c in vocabulary.columns}, "source": ["tagger"], "space_id": ["mine"]})
+    projections = pd.DataFrame(
+        {"track_id": ["new1", "new2"], "vector": [np.full(4, 2.0, np.float32), None], "features_used": ["artist", ""],
+         "model_id": ["m", "m"], "space_id": ["mine", "mine"], "projectable": [True, False], "reason": ["", "no features"]}
+    )
+    catalogue = Catalogue.from_tables(vocabulary, "mine", np.array(["a"]), np.ones((1, 4), np.float32), moods, projections=projections)
+    assert list(catalogue.track_ids) == ["a", "new1"]
+    assert list(catalogue.is_new_release) == [False, True]
+    assert np.linalg.norm(catalogue.vectors[1]) == pytest.approx(1.0)
+    assert catalogue.mood_sources[1] == "none"
+    assert catalogue.mood_scores[1].max() == 0.0

@@ -212,6 +212,13 @@ class Catalogue:
         _check_space(moods, space_id, "mood table")
         mood_frame = moods.drop_duplicates("track_id").set_index(moods["track_id"].drop_duplicates().astype(str))
         mood_frame = mood_frame.reindex(track_ids)
+        unscored = int(mood_frame["source"].isna().sum())
+        if unscored:
+            logger.warning(
+                "%d of %d catalogue tracks (new releases included) are not in the mood table; they get mood "
+                "scores of 0 and pass no Flow Mood filter. Rebuild it with `moodflow flow moods --projections ...`",
+                unscored, len(track_ids),
+            )
         missing_columns = [c for c in vocabulary.columns if c not in mood_frame.columns]
         if missing_columns:
             raise MoodflowError(f"mood table lacks column(s) {missing_columns}; rebuild it with `moodflow flow moods`")
