@@ -110,17 +110,19 @@ def main() -> None:
     if not args.skip_relevance:
         _relevance(catalogue, indexed, queries)
     mood_queries = queries[: args.mood_queries]
-    print(f"\nmood evaluation on {len(mood_queries)} held-out playlists; predicted valence/arousal rescaled to the labels' spread")
+    describe = {True: "rescaled to the labels' spread", False: "raw (not rescaled)"}
+    print(f"\nmood evaluation on {len(mood_queries)} held-out playlists; predicted valence/arousal "
+          f"{describe[vocabulary.rescale_predictions]} (configs/moods.yaml)")
     _mood(catalogue, mood_queries, held_out_va, vocabulary)
 
-    raw_vocabulary = replace(vocabulary, rescale_predictions=False)
-    raw_moods = build_mood_table(raw_vocabulary, track_ids, space.vectors, space.space_id, None, known, categories)
-    raw_catalogue = Catalogue.from_tables(
-        raw_vocabulary, space.space_id, track_ids, space.vectors, raw_moods,
-        popularity=space.track_counts, metadata=metadata,
+    other_vocabulary = replace(vocabulary, rescale_predictions=not vocabulary.rescale_predictions)
+    other_moods = build_mood_table(other_vocabulary, track_ids, space.vectors, space.space_id, None, known, categories)
+    other_catalogue = Catalogue.from_tables(
+        other_vocabulary, space.space_id, track_ids, space.vectors, other_moods,
+        popularity=space.track_counts, metadata=metadata, cooccurrence=space.cooccurrence_scores,
     )
-    print(f"\nthe same with raw (not rescaled) predicted valence/arousal")
-    _mood(raw_catalogue, mood_queries, held_out_va, raw_vocabulary)
+    print(f"\nthe same with predicted valence/arousal {describe[other_vocabulary.rescale_predictions]}")
+    _mood(other_catalogue, mood_queries, held_out_va, other_vocabulary)
 
 
 def _report_predictor(vocabulary, space, known, held_out) -> None:
@@ -175,27 +177,25 @@ def _flow_tracks(engine: FlowEngine, history: list[str], mood: str | None = None
 
 
 def _engines(catalogue: Catalogue) -> dict[str, FlowEngine]:
-    return {
-        "Flow, default mix": FlowEngine(catalogue, FlowConfig(max_page_size=K), b"bench"),
-        "Flow, discoveries only": FlowEngine(catalogue, FlowConfig(max_page_size=K, shares={"discovery": 1.0}), b"bench"),
-        "Flow, discoveries only, one centre": FlowEngine(
-            catalogue, FlowConfig(max_page_size=K, shares={"discovery": 1.0}, max_centres=1), b"bench"
+    discoveries = {"discovery": 1.0}
+    configs = {
+        "Flow, default mix, no co-occurrence boost": FlowConfig(max_page_size=K, cooccurrence_weight=0.0),
+        "Flow, discoveries only, no boost": FlowConfig(max_page_size=K, shares=discoveries, cooccurrence_weight=0.0),
+        "Flow, discoveries only, no boost, one centre": FlowConfig(
+            max_page_size=K, shares=discoveries, cooccurrence_weight=0.0, max_centres=1
         ),
-        "Flow, discoveries only, no artist cap": FlowEngine(
-            catalogue, FlowConfig(max_page_size=K, shares={"discovery": 1.0}, artist_cap=K), b"bench"
+        "Flow, discoveries only, no boost, no artist cap": FlowConfig(
+            max_page_size=K, shares=discoveries, cooccurrence_weight=0.0, artist_cap=K
         ),
-        "Flow, discoveries only, co-occurrence boost 1.0": FlowEngine(
-            catalogue, FlowConfig(max_page_size=K, shares={"discovery": 1.0}, cooccurrence_weight=1.0), b"bench"
+        "Flow, discoveries only, co-occurrence boost 1.0 (default)": FlowConfig(
+            max_page_size=K, shares=discoveries, cooccurrence_weight=1.0
         ),
-        "Flow, discoveries only, co-occurrence boost 1.0, no artist cap": FlowEngine(
-            catalogue,
-            FlowConfig(max_page_size=K, shares={"discovery": 1.0}, cooccurrence_weight=1.0, artist_cap=K),
-            b"bench",
+        "Flow, discoveries only, boost 1.0, no artist cap": FlowConfig(
+            max_page_size=K, shares=discoveries, cooccurrence_weight=1.0, artist_cap=K
         ),
-        "Flow, default mix, co-occurrence boost 1.0": FlowEngine(
-            catalogue, FlowConfig(max_page_size=K, cooccurrence_weight=1.0), b"bench"
-        ),
+        "Flow, default mix, boost 1.0 (the shipped config)": FlowConfig(max_page_size=K, cooccurrence_weight=1.0),
     }
+    return {name: FlowEngine(catalogue, config, b"bench") for name, config in configs.items()}
 
 
 def _relevance(catalogue: Catalogue, indexed: Catalogue, queries) -> None:
@@ -204,8 +204,9 @@ def _relevance(catalogue: Catalogue, indexed: Catalogue, queries) -> None:
     methods = {"nearest neighbours of the mean vector": lambda history: _nearest_mean(catalogue, history)}
     for name, engine in _engines(catalogue).items():
         methods[name] = lambda history, engine=engine: _flow_tracks(engine, history)
-    hnsw = FlowEngine(indexed, FlowConfig(max_page_size=K, shares={"discovery": 1.0}), b"bench")
-    methods["Flow, discoveries only, HNSW index"] = lambda history: _flow_tracks(hnsw, history)
+    hnsw_config = FlowConfig(max_page_size=K, shares={"discovery": 1.0}, cooccurrence_weight=0.0)
+    hnsw = FlowEngine(indexed, hnsw_config, b"bench")
+    methods["Flow, discoveries only, no boost, HNSW index"] = lambda history: _flow_tracks(hnsw, history)
     for name, method in methods.items():
         started = time.perf_counter()
         scores = np.array([_metrics(method(history), target) for _, history, target in queries])
@@ -215,9 +216,11 @@ def _relevance(catalogue: Catalogue, indexed: Catalogue, queries) -> None:
 
 
 def _mood(catalogue: Catalogue, queries, held_out_va: dict, vocabulary: MoodVocabulary) -> None:
+    # FlowConfig's defaults match configs/flow.yaml, co-occurrence boost included.
     engine = FlowEngine(catalogue, FlowConfig(max_page_size=K, shares={"discovery": 1.0}), b"bench")
     plain = {pid: _flow_tracks(engine, history) for pid, history, _ in queries}
-    print(f"\nFlow Mood (filter, discoveries only, first {K} tracks) against unfiltered Flow; "
+    print(f"\nFlow Mood (filter, discoveries only, co-occurrence boost {engine.config.cooccurrence_weight}, "
+          f"first {K} tracks) against unfiltered Flow; "
           "'in region' = share of returned held-out-labelled tracks whose true valence/arousal "
           "scores at least the threshold for the mood\n")
     print(f"| mood | threshold | catalogue share passing | in region: Flow Mood | in region: Flow | labelled tracks judged (Mood / Flow) | NDCG@{K} Mood / Flow | HR@{K} Mood / Flow |")
