@@ -144,3 +144,19 @@ def test_training_without_features_raises(linear_world):
     empty = _rows(table, np.arange(10)).select([])
     with pytest.raises(NoTrainingDataError, match="none of the 10 warm tracks"):
         train_models(empty, targets[:10], "space-a", small_config())
+
+
+def test_non_finite_audio_is_absent():
+    import pandas as pd
+
+    from moodflow.coldstart.features import audio_block
+
+    tags = pd.DataFrame({
+        "track_id": ["a", "b"],
+        "embedding": [np.ones(4, np.float32), np.array([1, np.nan, 0, 0], np.float32)],
+        "mood_happy": [0.5, 0.5],
+    })
+    block = audio_block(["a", "b", "c"], tags, source="tags.parquet")
+    assert block.present.tolist() == [True, False, False]
+    assert np.isfinite(block.values).all()
+    assert block.values[0].tolist() == [1, 1, 1, 1, 0.5]

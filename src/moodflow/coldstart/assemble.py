@@ -80,6 +80,11 @@ def warm_training_table(
         extras["descriptor_columns"] = descriptor_columns
     for name, block in blocks.items():
         logger.info("warm feature %s: %d of %d tracks", name, int(block.present.sum()), n)
+        if not block.present.any():
+            logger.warning(
+                "warm feature %s covers none of the %d warm tracks, so the model will not use it; "
+                "check that its table's track ids are the space's track ids", name, n,
+            )
 
     if playlists is None:
         return FeatureTable(track_ids, blocks), space.vectors.astype(np.float32), extras

@@ -143,7 +143,15 @@ def audio_block(
         matrix[:, :embedding_dim] = np.stack(embeddings)
         matrix[:, embedding_dim:] = tags[label_columns].to_numpy(dtype=np.float32)
     row_of = {str(track_id): row for row, track_id in enumerate(tags["track_id"])}
-    return _gather(track_ids, row_of, matrix)
+    block = _gather(track_ids, row_of, matrix)
+    # A track whose embedding or probabilities contain NaN or inf has no audio feature.
+    finite = np.isfinite(block.values).all(axis=1)
+    if (block.present & ~finite).any():
+        logger.warning("%s: %d tracks have non-finite audio values; they get no audio feature",
+                       source, int((block.present & ~finite).sum()))
+    block.present &= finite
+    block.values[~block.present] = 0.0
+    return block
 
 
 # --- descriptors -----------------------------------------------------------------------------
