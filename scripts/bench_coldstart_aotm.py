@@ -107,7 +107,7 @@ def hidden_features(reduced, layout, config, hidden, playlists, metadata, kept_m
     tables = {}
     for n_playlists in range(1, MAX_EARLY + 1):
         blocks = dict(base.blocks)
-        blocks["usage"] = usage_block(reduced, hidden, playlists_of, n_playlists)
+        blocks["usage"] = usage_block(reduced, hidden, playlists_of, n_playlists, config.features.fold_in_method)
         tables[n_playlists] = FeatureTable(base.track_ids, blocks, base.notes)
 
     reduced_rows = {track_id: row for row, track_id in enumerate(reduced.track_ids.tolist())}
