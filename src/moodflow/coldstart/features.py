@@ -6,9 +6,9 @@ missingness is an explicit model input:
 
 - `audio`: the tagger embedding followed by the mood and genre probabilities,
   read from the batch-tagging Parquet table;
-- `artist`: the normalised mean space vector of the artist's warm tracks
-  (for a warm track itself, the mean of the artist's *other* warm tracks, so
-  training never sees its own target);
+- `artist`: the normalised mean space vector of the artist's warm tracks.
+  For a warm track itself it is the mean of the artist's *other* warm
+  tracks, so a training input never contains its own target;
 - `usage`: the fold-in vector of the track's first playlists;
 - `descriptors`: numeric metadata such as valence and arousal.
 """
