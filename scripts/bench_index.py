@@ -69,6 +69,8 @@ def main() -> None:
     parser.add_argument("--hnsw-subset", type=int, default=0,
                         help="build HNSW on this many vectors only (0 = all) and extrapolate the build time")
     parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--param", action="append", default=[], metavar="KIND.KEY=VALUE",
+                        help="override a build parameter, e.g. ivf_flat.nlist=1024 (may be repeated)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -86,6 +88,12 @@ def main() -> None:
     print(json.dumps({"space": label, "n": len(space), "dim": space.dim, "threads": os.cpu_count(),
                       "peak_rss_gib": round(peak_rss_gib(), 2)}), flush=True)
 
+    overrides: dict[str, dict] = {}
+    for item in args.param:
+        name, value = item.split("=", 1)
+        kind_name, key = name.split(".", 1)
+        overrides.setdefault(kind_name, {})[key] = int(value) if value.lstrip("-").isdigit() else float(value)
+
     truth = ids(TrackIndex.build(space, "flat").search(queries, 10))
     for kind in args.kinds:
         indexed = space
@@ -94,7 +102,7 @@ def main() -> None:
             indexed = MusicSpace.from_vectors(space.track_ids[: args.hnsw_subset], space.vectors[: args.hnsw_subset])
             note = f"built on the first {args.hnsw_subset} vectors; recall against exact search over that subset"
         started = time.perf_counter()
-        index = TrackIndex.build(indexed, kind)
+        index = TrackIndex.build(indexed, kind, **overrides.get(kind, {}))
         build_seconds = time.perf_counter() - started
         expected = truth if indexed is space else ids(TrackIndex.build(indexed, "flat").search(queries, 10))
 

@@ -202,3 +202,15 @@ def test_rerank_prefers_cooccurring_track():
     assert scores == sorted(scores, reverse=True)
     restricted = index.search_history(["g0-1", "g0-2"], 5, allowed={"g0-3", "g1-1"}, rerank=CooccurrenceRerank())
     assert set(ids_of(restricted)) <= {"g0-3", "g1-1"}
+
+
+def test_cooccurrence_row_normalised():
+    from moodflow.space import SpaceConfig, build_space
+
+    space = build_space([["a", "b"], ["a", "b"], ["a", "c"], ["c", "d"], ["c", "e"]], SpaceConfig(dim=2))
+    raw = space.cooccurrence_scores(["a"])
+    assert raw == {"b": 2.0, "c": 1.0}
+    columns, values = space.cooccurrence_row(["a"], normalise=True)
+    normalised = dict(zip(space.context_track_ids[columns], values))
+    assert normalised["b"] == pytest.approx(2 / np.sqrt(3 * 2))
+    assert normalised["c"] == pytest.approx(1 / np.sqrt(3 * 3))

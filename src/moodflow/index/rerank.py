@@ -24,8 +24,11 @@ class CooccurrenceRerank:
     - `weight`: weight of the normalised co-occurrence term.
     - `include_partners`: also score the history's co-occurrence partners
       that the index did not return.
+    - `normalise`: use the cosine c_qj / sqrt(c_q · c_j) in place of the
+      raw count c_qj in s_j.
     """
 
     candidates: int = 200
     weight: float = 1.0
     include_partners: bool = True
+    normalise: bool = False

@@ -141,7 +141,7 @@ class MusicSpace:
         Rows are normalised. The co-occurrence matrix is empty and every
         context list is empty, so `fold_in_weights` returns no weights.
         """
-        unit, _ = normalise_rows(np.asarray(vectors, dtype=np.float64))
+        unit, _ = normalise_rows(np.asarray(vectors, dtype=np.float32))
         dim = unit.shape[1]
         return cls(
             track_ids=np.asarray([str(track_id) for track_id in track_ids], dtype=object),
@@ -289,14 +289,19 @@ class MusicSpace:
                 entries.append((str(track_id), float(count)))
         return entries
 
-    def cooccurrence_scores(
-        self, history: Mapping[str, float] | Sequence[str] | Sequence[tuple[str, float]]
-    ) -> dict[str, float]:
-        """Return Σ_q w_q · c_qj for every context track j co-occurring with the history.
+    def cooccurrence_row(
+        self,
+        history: Mapping[str, float] | Sequence[str] | Sequence[tuple[str, float]],
+        normalise: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return context columns j and Σ_q w_q · c_qj for the tracks co-occurring with a history.
 
         c_qj is the stored co-occurrence count (after the build's minimum
         count and partner cap), and w_q the play-count weight 1 + log(p) of
-        `user_vector`. History tracks that are not contexts add nothing.
+        `user_vector`. With `normalise`, c_qj is replaced by the cosine
+        c_qj / sqrt(c_q · c_j), which stops popular tracks from dominating.
+        History tracks that are not contexts add nothing. Columns index
+        `context_track_ids`.
         """
         columns, weights = [], []
         for track_id, play_count in self._history_entries(history):
@@ -305,12 +310,24 @@ class MusicSpace:
                 columns.append(column)
                 weights.append(1.0 + np.log(max(play_count, 1.0)))
         if not columns:
-            return {}
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        if normalise:
+            weights = np.asarray(weights) / np.sqrt(self.context_playlist_counts[columns])
         selector = sp.csr_matrix(
             (weights, (np.zeros(len(columns), dtype=np.int64), columns)), shape=(1, len(self.context_track_ids))
         )
         summed = (selector @ self.cooccurrence).tocsr()
-        return {self.context_track_ids[j]: float(value) for j, value in zip(summed.indices, summed.data)}
+        values = summed.data.astype(np.float64)
+        if normalise:
+            values /= np.sqrt(self.context_playlist_counts[summed.indices])
+        return summed.indices.astype(np.int64), values
+
+    def cooccurrence_scores(
+        self, history: Mapping[str, float] | Sequence[str] | Sequence[tuple[str, float]]
+    ) -> dict[str, float]:
+        """Return `cooccurrence_row` as a mapping of context track id -> score."""
+        columns, values = self.cooccurrence_row(history)
+        return {self.context_track_ids[j]: float(value) for j, value in zip(columns, values)}
 
     def projection_2d(self) -> np.ndarray:
         """Return a float32 [n_tracks, 2] PCA projection of the vectors (for maps)."""
