@@ -11,6 +11,7 @@ from moodflow.errors import SpaceMismatchError
 from moodflow.flow.engine import FlowEngine
 from moodflow.flow.moods import MoodVocabulary
 from moodflow.flow.plots import plot_flow_mood_page
+from moodflow.flow.profile import HistoryEntry
 from moodflow.flow.session import FlowConfig, FlowRequest
 from moodflow.flow.testing import make_catalogue
 from moodflow.service.loading import build_engine, load_settings
@@ -123,3 +124,30 @@ def test_plot_flow_mood_page(tmp_path):
     assert path.stat().st_size > 10_000
     with pytest.raises(ValueError, match="empty"):
         plot_flow_mood_page({**page, "tracks": []}, vocabulary.moods, tmp_path / "empty.png")
+
+
+def test_pages_through_track_index(artifacts):
+    from moodflow.flow.catalogue import load_catalogue
+    from moodflow.index import TrackIndex
+
+    folder, space = artifacts
+    if not (folder / "moods.parquet").exists():
+        pytest.skip("needs the mood table of test_moods_command_writes_table")
+    TrackIndex.build(space, "hnsw").save(folder / "index")
+    vocabulary = MoodVocabulary.load()
+    catalogue = load_catalogue(folder / "space", folder / "moods.parquet", vocabulary, index_folder=folder / "index")
+    assert catalogue.index is not None
+    engine = FlowEngine(catalogue, FlowConfig(page_size=10, artist_cap=3), b"index")
+    request = FlowRequest(history=(HistoryEntry("s000", 3), HistoryEntry("s001", 1)), seed=2)
+
+    served, cursor = [], None
+    for _ in range(8):
+        page = engine.flow_page(request, cursor)
+        served += [t["track_id"] for t in page["tracks"]]
+        cursor = page["next_cursor"]
+    assert len(served) == len(set(served))
+    assert len(served) == 80
+
+    melancholy = engine.flow_page(FlowRequest(history=request.history, mood="melancholy"))
+    assert len(melancholy["tracks"]) == 10
+    assert all(t["moods"]["melancholy"] >= 0.5 for t in melancholy["tracks"])

@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 
 # Allowed subsets (one per mood and threshold in use) whose vectors are kept.
 SUBSET_CACHE_SIZE = 32
+# Deeper searches (late pages of a long session) run exactly: an approximate
+# index gains little when k is a large share of the catalogue.
+INDEX_MAX_K = 1000
 
 
 class UnknownTrackError(MoodflowError):
@@ -118,7 +121,11 @@ class Catalogue:
         search one allowed subset repeatedly (a mood and its threshold) pass
         a `subset_key`, so the subset's vectors are copied once and cached.
         """
-        use_index = self.index is not None and (allowed_rows is None or len(allowed_rows) > self.exact_subset_max)
+        use_index = (
+            self.index is not None
+            and k <= INDEX_MAX_K
+            and (allowed_rows is None or len(allowed_rows) > self.exact_subset_max)
+        )
         if use_index:
             return self._search_index(query, k, allowed_rows, exclude_rows)
         return self._search_exact(query, k, allowed_rows, exclude_rows, subset_key)
