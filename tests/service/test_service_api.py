@@ -192,3 +192,24 @@ def test_real_uvicorn_server(engine):
         server.should_exit = True
         thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def test_flow_cursor_of_stale_space(client, engine):
+    cursor = client.post("/flow", json={"history": HISTORY}).json()["next_cursor"]
+    rebuilt = make_catalogue(MoodVocabulary.load())
+    rebuilt.space_id = "rebuiltspace0000"
+    stale_app = create_app(FlowEngine(rebuilt, FlowConfig(), b"service-test"))
+    with TestClient(stale_app) as stale_client:
+        response = stale_client.post("/flow", json={"history": HISTORY, "cursor": cursor})
+    assert response.status_code == 410
+    assert "rebuiltspace0000" in response.json()["detail"]
+
+
+def test_cursor_only_after_eviction(engine):
+    small = FlowEngine(engine.catalogue, FlowConfig(), b"service-test", max_sessions=1)
+    with TestClient(create_app(small)) as small_client:
+        cursor = small_client.post("/flow", json={"history": HISTORY, "seed": 1}).json()["next_cursor"]
+        small_client.post("/flow", json={"history": HISTORY, "seed": 2})
+        response = small_client.post("/flow", json={"cursor": cursor})
+    assert response.status_code == 410
+    assert "send the history again" in response.json()["detail"]
