@@ -226,8 +226,14 @@ def test_frame_input_uses_positions():
         "track_id": ["c", "a", "b", "a", "b", None],
         "position": [2, 0, 1, 0, 1, 2],
     })
-    windowed = build_space(frame, SpaceConfig(dim=2, window=1))
+    windowed = build_space(frame, SpaceConfig(dim=2, window=1, smoothing=0.75))
     assert windowed.cooccurrence[windowed._context_column["a"], windowed._context_column["b"]] == 2
+
+
+def test_no_positive_ppmi_rejected():
+    # Two tracks that always appear together have PMI log(N·c/(c·c)) = 0.
+    with pytest.raises(PlaylistInputError, match="no dimensions"), pytest.warns(DimensionCappedWarning):
+        build_space([["a", "b"], ["a", "b"]], SpaceConfig(dim=2, smoothing=1.0))
 
 
 def test_dim_too_large_capped_with_warning():

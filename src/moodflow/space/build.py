@@ -63,6 +63,11 @@ def build_space(
     context_counts = smoothed_context_counts(track_counts[warm_index], config.smoothing)
     ppmi = ppmi_matrix(counts, track_counts[warm_index], context_counts, data.n_playlists, config.shift)
     u, s, vt = truncated_svd(ppmi, config.dim, config.n_iter, config.oversamples, config.seed)
+    if len(s) == 0:
+        raise PlaylistInputError(
+            f"no pair of the {len(warm_index)} tracks in at least min_count={config.min_count} playlists "
+            f"has a positive PPMI, so the space would have no dimensions; add playlists or lower min_count"
+        )
     vectors, has_vector = normalise_rows(u * s**config.alpha if len(s) else u)
 
     vector_index = warm_index[has_vector]

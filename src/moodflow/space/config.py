@@ -36,8 +36,8 @@ class SpaceConfig:
     """
 
     dim: int = 128
-    alpha: float = 0.5
-    smoothing: float = 0.75
+    alpha: float = 1.0
+    smoothing: float = 1.0
     shift: float = 0.0
     min_count: int = 2
     min_pair_count: int = 1
