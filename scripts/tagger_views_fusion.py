@@ -1,17 +1,22 @@
-"""Measure evaluation-time design choices on the fold bundles of a `moodflow cv` run.
+"""Score per-fold CNN bundles against the baseline under artist-grouped k-fold CV.
 
-For each artist-grouped fold, the fold's CNN bundle scores its held-out
-tracks three ways, with no retraining:
+The bundles come from `moodflow cv` (`<out>/cnn/bundles/fold<k>`) or from
+`python train.py data.fold=<k> bundle_name=fold<k>` runs, which can train
+folds in parallel. Folds, thresholds and metrics are those of `moodflow cv`.
+For each fold, the fold's CNN bundle scores its held-out tracks three ways,
+with no retraining:
 
 - `cnn`: the bundle's rule (non-overlapping chunks, mean of chunk predictions);
 - `cnn_overlap`: chunks every half chunk (twice as many views), mean;
 - `cnn+baseline`: late fusion, the mean of the CNN's and the hand-made
-  baseline's probabilities (baseline fitted on the fold's training tracks).
+  baseline's probabilities (baseline fitted on the fold's training tracks);
+- `cnn_ensemble` (with `--extra-bundle-dir`): the mean of this bundle's and
+  a second fold bundle's track predictions.
 
 The baseline alone is scored too, so all rows share the folds and thresholds.
 
 Example:
-    nice -n 10 python scripts/tagger_views_fusion.py --cv-dir outputs/cv-emotify \
+    nice -n 10 python scripts/tagger_views_fusion.py --bundle-dir outputs/cv-emotify/cnn/bundles \
         --root ../shared/data/emotify --feature-cache CACHE --audio-cache .cache/audio --out outputs/cv-emotify/views_fusion.json
 """
 
@@ -50,12 +55,14 @@ def overlapping_chunks(waveform: np.ndarray, chunk_samples: int) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cv-dir", type=Path, required=True, help="--out folder of a finished `moodflow cv` run")
+    parser.add_argument("--bundle-dir", type=Path, required=True, help="folder with one bundle per fold, named fold0, fold1, ...")
     parser.add_argument("--root", type=Path, required=True, help="Emotify folder with tracks.csv")
     parser.add_argument("--feature-cache", type=Path, required=True, help="baseline feature cache folder")
     parser.add_argument("--audio-cache", type=Path, required=True, help="decoded-audio cache folder (moodflow.data.cache)")
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    parser.add_argument("--extra-bundle-dir", type=Path, help="second set of fold bundles to ensemble with the first")
     parser.add_argument("--n-folds", type=int, default=5)
+    parser.add_argument("--only-folds", type=int, nargs="*", help="score only these fold numbers")
     args = parser.parse_args()
     configure_logging()
 
@@ -64,11 +71,15 @@ def main() -> None:
     folds = assign_group_folds(tracks.groups, args.n_folds)
     features = features_for_tracks(tracks.paths, FeatureCache(args.feature_cache))
     reports: dict[str, list[dict]] = {"baseline": [], "cnn": [], "cnn_overlap": [], "cnn+baseline": []}
+    if args.extra_bundle_dir:
+        reports["cnn_ensemble"] = []
     started = time.perf_counter()
     for fold in range(args.n_folds):
+        if args.only_folds and fold not in args.only_folds:
+            continue
         train_rows, held_out = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
         thresholds = median_thresholds(tracks.mood_targets[train_rows])
-        bundle = load_bundle(args.cv_dir / "cnn" / "bundles" / f"fold{fold}")
+        bundle = load_bundle(args.bundle_dir / f"fold{fold}")
         if bundle.mood_labels != moods or bundle.genre_labels != genres:
             raise SystemExit(f"fold {fold} bundle labels differ from Emotify's {moods} / {genres}")
 
@@ -86,6 +97,11 @@ def main() -> None:
         scores["cnn"] = (np.stack([m for m, _ in plain]), np.stack([g for _, g in plain]))
         scores["cnn_overlap"] = (np.stack([m for m, _ in overlap]), np.stack([g for _, g in overlap]))
         scores["cnn+baseline"] = tuple((a + b) / 2 for a, b in zip(scores["cnn"], scores["baseline"]))
+        if args.extra_bundle_dir:
+            extra = load_bundle(args.extra_bundle_dir / f"fold{fold}")
+            predictions = [extra.predict_track(audio_cache.load(tracks.paths[row])) for row in held_out]
+            extra_scores = (np.stack([p["mood_probs"] for p in predictions]), np.stack([p["genre_probs"] for p in predictions]))
+            scores["cnn_ensemble"] = tuple((a + b) / 2 for a, b in zip(scores["cnn"], extra_scores))
         for name, (mood_scores, genre_probs) in scores.items():
             report = build_report(
                 mood_labels=moods,
@@ -100,7 +116,16 @@ def main() -> None:
             logger.info("fold %d %s: genre %.3f, mood ROC-AUC %.3f", fold, name, report["genre"]["accuracy"], report["mood"]["macro_roc_auc"])
 
     summary = {name: summarize_folds(fold_reports) for name, fold_reports in reports.items()}
-    args.out.write_text(json.dumps({"summary": summary, "seconds": time.perf_counter() - started}, indent=2))
+    per_fold = {name: [(r["genre"]["accuracy"], r["mood"]["macro_roc_auc"]) for r in fold_reports] for name, fold_reports in reports.items()}
+    args.out.write_text(json.dumps({"summary": summary, "per_fold": per_fold, "seconds": time.perf_counter() - started}, indent=2))
+    print("| emotion | CNN ROC-AUC | baseline ROC-AUC | CNN PR-AUC | baseline PR-AUC |")
+    print("|---|---|---|---|---|")
+    for label in moods:
+        cnn, base = summary["cnn"]["mood_per_tag"][label], summary["baseline"]["mood_per_tag"][label]
+        print(
+            f"| {label} | {cnn['roc_auc']['mean']:.3f} | {base['roc_auc']['mean']:.3f} "
+            f"| {cnn['pr_auc']['mean']:.3f} | {base['pr_auc']['mean']:.3f} |"
+        )
     for name, entry in summary.items():
         print(
             f"{name:14s} genre {entry['genre_accuracy']['mean']:.3f} ± {entry['genre_accuracy']['std']:.3f}  "

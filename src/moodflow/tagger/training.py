@@ -123,6 +123,9 @@ def run_training(cfg: DictConfig) -> TrainingResult:
     if csv_logger is not None:
         result.curves_png = plot_training_curves(Path(csv_logger.log_dir) / "metrics.csv", output_dir / "training_curves.png")
     result.seconds = time.perf_counter() - started
-    logger.info("training finished in %.0f s; %s = %s; bundle %s", result.seconds, cfg.get("monitor"), metric, result.bundle_dir)
+    if cfg.get("monitor"):
+        logger.info("training finished in %.0f s; %s = %s; bundle %s", result.seconds, cfg.monitor, metric, result.bundle_dir)
+    else:
+        logger.info("training finished in %.0f s without a monitored metric; bundle %s", result.seconds, result.bundle_dir)
     return result
 
