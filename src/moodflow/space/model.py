@@ -190,8 +190,9 @@ class MusicSpace:
     def row_of(self, track_id: str) -> int:
         """Return the row of `track_id` in `vectors`.
 
-        Raises `UnknownTrackError` (a `MoodflowError` and a `KeyError`) whose
-        `reason` says whether the track is cold or was never in the playlists.
+        Raises `UnknownTrackError` (a `MoodflowError` and a `KeyError`); its
+        `reason` starts with "cold" for a cold track and otherwise states
+        that the track was never in the playlists.
         """
         row = self._row.get(track_id)
         if row is not None:
@@ -429,7 +430,7 @@ class MusicSpace:
         return folder
 
     def _tracks_table(self) -> pd.DataFrame:
-        """One row per track: warm rows first, then contexts without a vector, then cold."""
+        """Build the tracks table: tracks with vectors in row order, then the cold tracks."""
         all_ids = list(self.track_ids) + list(self.cold_track_ids)
         frame = pd.DataFrame({
             "track_id": pd.Series(all_ids, dtype=str),
@@ -464,6 +465,7 @@ class MusicSpace:
                 f"space folder {folder} has format_version {meta.get('format_version')!r}; "
                 f"this moodflow reads {FORMAT_VERSION}"
             )
+
         tracks = pd.read_parquet(folder / TRACKS_FILE)
         warm = tracks[tracks["row"] >= 0].sort_values("row")
         cold = tracks[tracks["row"] < 0]
@@ -490,6 +492,7 @@ class MusicSpace:
             artist_of=metadata["artist"],
             album_of=metadata["album"],
         )
+
         if space.space_id != meta["space_id"]:
             raise SpaceFileError(
                 f"space folder {folder} records space id {meta['space_id']!r} but its files hash to "
