@@ -296,3 +296,14 @@ def test_cli_builds_space(tmp_path):
                    "--track-column", "song_id", "--out", str(tmp_path / "space"), "dim=4"])
     assert status == 0
     assert MusicSpace.load(tmp_path / "space").dim == 4
+
+
+def test_projection_2d_separates_clusters():
+    space = build_space(clustered_playlists(n_clusters=2), SpaceConfig(dim=8))
+    points = space.projection_2d()
+    assert points.shape == (len(space), 2)
+    assert points.dtype == np.float32
+    first_axis_sign = np.sign(points[:, 0])
+    clusters = np.array([track_id.split("-")[0] for track_id in space.track_ids])
+    agreement = np.mean((first_axis_sign > 0) == (clusters == clusters[0]))
+    assert max(agreement, 1 - agreement) > 0.95
