@@ -20,6 +20,7 @@ from moodflow.tables import read_table
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "configs" / "coldstart.yaml"
+MAX_LOGGED_UNPROJECTABLE = 20
 
 
 def load_config(path: str | Path | None, overrides: list[str]) -> DictConfig:
@@ -111,8 +112,14 @@ def project(args: argparse.Namespace) -> int:
 
     n_projected = int(frame["projectable"].sum())
     logger.info("projected %d of %d tracks in %.2f s -> %s", n_projected, len(frame), seconds, args.out)
-    for row in frame.loc[~frame["projectable"]].itertuples():
+    unprojectable = frame.loc[~frame["projectable"]]
+    for row in unprojectable.head(MAX_LOGGED_UNPROJECTABLE).itertuples():
         logger.warning("track %s not projected: %s", row.track_id, row.reason)
+    if len(unprojectable) > MAX_LOGGED_UNPROJECTABLE:
+        logger.warning(
+            "%d more tracks not projected; the reason column of %s lists each one",
+            len(unprojectable) - MAX_LOGGED_UNPROJECTABLE, args.out,
+        )
     print(f"projected {n_projected} of {len(frame)} tracks ({len(frame) - n_projected} unprojectable) -> {args.out}")
     return 0
 
