@@ -102,8 +102,13 @@ class DemoRunner:
         self.log_dir = out_dir / "logs"
         self.log_dir.mkdir(parents=True, exist_ok=True)
 
-    def run(self, name: str, display: list[str], argv: list[str]) -> None:
-        """Run `argv` (shown to the user as `display`) and raise `DemoStepError` on failure."""
+    def run(self, name: str, display: list[str], argv: list[str], always_show: bool = False) -> None:
+        """Run `argv` (shown to the user as `display`) and raise `DemoStepError` on failure.
+
+        With `quiet`, output goes to a log file unless `always_show` is set
+        (the Flow pages, which are the demo's result).
+        """
+        quiet = self.quiet and not always_show
         shown = shlex.join(display)  # the command as the user would type it
         print(f"\n==> [{len(self.result.timings) + 1}] {name}\n    $ {shown}", flush=True)
         log_path = self.log_dir / f"{len(self.result.timings) + 1:02d}-{name.replace(' ', '-')}.log"
@@ -117,14 +122,14 @@ class DemoRunner:
                     argv,
                     cwd=REPO_ROOT,
                     env=env,
-                    stdout=log_file if self.quiet else None,
-                    stderr=subprocess.STDOUT if self.quiet else None,
+                    stdout=log_file if quiet else None,
+                    stderr=subprocess.STDOUT if quiet else None,
                     check=False,
                 ).returncode
         seconds = time.perf_counter() - started
         self.result.timings.append(StepTiming(name=name, command=shown, seconds=seconds))
         if status != 0:
-            where = f"; its output is in {log_path}" if self.quiet and not self.in_process else ""
+            where = f"; its output is in {log_path}" if quiet and not self.in_process else ""
             raise DemoStepError(f"demo step {name!r} failed with exit status {status}: {shown}{where}")
         print(f"    done in {seconds:.1f} s", flush=True)
 
@@ -165,7 +170,8 @@ def _history_for_flow(histories_csv: Path, out_csv: Path) -> Path:
     """Rewrite the generated listening histories with Unix-second timestamps for `moodflow flow page`."""
     frame = pd.read_csv(histories_csv)
     frame = frame.rename(columns={"user_id": "listener_id"})
-    frame["last_played"] = pd.to_datetime(frame["last_played"], utc=True).astype("int64") // 1_000_000_000
+    played = pd.to_datetime(frame["last_played"], utc=True)
+    frame["last_played"] = (played - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
     frame.to_csv(out_csv, index=False)
     return out_csv
 
@@ -277,10 +283,10 @@ def run_demo(
         "--listeners", str(listeners), "--listener", listener,
         "--page-size", str(size.page_size), "--seed", str(seed),
     ]
-    runner.run("flow page", *_moodflow(*page_args, "--plot", str(pictures / "flow_page.png")))
+    runner.run("flow page", *_moodflow(*page_args, "--plot", str(pictures / "flow_page.png")), always_show=True)
     runner.run("flow mood page", *_moodflow(
         *page_args, "--mood", "chill", "--mood-mode", size.mood_mode, "--plot", str(pictures / "flow_mood_chill.png"),
-    ))
+    ), always_show=True)
 
     map_started = time.perf_counter()
     music_map = _draw_demo_music_map(
