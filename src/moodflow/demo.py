@@ -304,33 +304,15 @@ def _draw_demo_music_map(
     listeners: Path, listener: str, page_size: int, seed: int, png_path: Path, map_method: str = "auto",
 ) -> Path:
     """Draw the music map with the listener's history, taste centres and first Flow page."""
-    import numpy as np
-
-    from moodflow.flow import FlowEngine, FlowRequest, MoodVocabulary, load_catalogue
+    from moodflow.flow import MoodVocabulary, load_catalogue
     from moodflow.flow.moods import DEFAULT_MOODS_CONFIG
-    from moodflow.flow.music_map import draw_music_map
-    from moodflow.flow.profile import taste_centres
+    from moodflow.flow.music_map import draw_listener_map
     from moodflow.service.loading import load_flow_config, load_listeners
 
-    vocabulary = MoodVocabulary.load(DEFAULT_MOODS_CONFIG)
-    catalogue = load_catalogue(space, moods, vocabulary, index, projections, metadata)
-    config = load_flow_config(REPO_ROOT / "configs" / "flow.yaml")
-    history = load_listeners(listeners)[listener]
-    page = FlowEngine(catalogue, config, secret=b"moodflow-demo").flow_page(
-        FlowRequest(history=history, seed=seed, page_size=page_size)
-    )
-
-    history_rows = np.array([row for row in (catalogue.row_of(entry.track_id) for entry in history) if row is not None])
-    plays = np.array([entry.plays for entry in history if catalogue.row_of(entry.track_id) is not None])
-    centres, _, _ = taste_centres(
-        catalogue.vectors[history_rows], np.log1p(plays), config.max_centres,
-        config.min_tracks_per_centre, seed=seed, min_silhouette=config.min_silhouette,
-    )
-    flow_rows = np.array([catalogue.row_of(track["track_id"]) for track in page["tracks"]])
-    return draw_music_map(
-        catalogue.vectors, catalogue.mood_scores, vocabulary.moods, catalogue.is_new_release, png_path,
-        history_rows=history_rows, centres=centres, flow_rows=flow_rows, seed=seed,
-        title=f"Music map, listener {listener}", method=map_method,
+    catalogue = load_catalogue(space, moods, MoodVocabulary.load(DEFAULT_MOODS_CONFIG), index, projections, metadata)
+    return draw_listener_map(
+        catalogue, load_flow_config(REPO_ROOT / "configs" / "flow.yaml"), load_listeners(listeners)[listener],
+        png_path, seed=seed, page_size=page_size, method=map_method, title=f"Music map, listener {listener}",
     )
 
 

@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     _add_moods_parser(commands)
     _add_page_parser(commands)
+    _add_map_parser(commands)
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
     return args.run(args)
@@ -78,6 +79,48 @@ def _add_page_parser(commands) -> None:
     page.add_argument("--page-size", type=int, help="tracks per page")
     page.add_argument("--plot", help="also draw the first page's mood scores as a heat map PNG here")
     page.set_defaults(run=_run_page)
+
+
+def _add_map_parser(commands) -> None:
+    music_map = commands.add_parser(
+        "map", help="draw the music map (2-D projection coloured by mood) with a listener's taste and Flow path"
+    )
+    music_map.add_argument("--space", required=True, help="space folder written by `moodflow space`")
+    music_map.add_argument("--moods", required=True, help="moods.parquet written by `moodflow flow moods`")
+    music_map.add_argument("--index", help="index folder written by `moodflow index` (exact search without it)")
+    music_map.add_argument("--projections", help="projections.parquet of new releases (marked on the map)")
+    music_map.add_argument("--metadata", help="table with track_id and title and/or artist")
+    music_map.add_argument("--moods-config", default=str(DEFAULT_MOODS_CONFIG), help="mood vocabulary YAML")
+    music_map.add_argument("--flow-config", default=str(DEFAULT_FLOW_CONFIG), help="Flow settings YAML")
+    history_source = music_map.add_mutually_exclusive_group(required=True)
+    history_source.add_argument("--history", help="history table: track_id[, plays][, last_played in Unix seconds]")
+    history_source.add_argument("--tracks", help="comma-separated track ids, one play each")
+    history_source.add_argument("--listener", help="listener id in --listeners")
+    music_map.add_argument("--listeners", help="stored histories table (listener_id, track_id, ...) for --listener")
+    music_map.add_argument("--mood", help="draw the Flow Mood path for this mood instead of plain Flow")
+    music_map.add_argument("--seed", type=int, default=0, help="seed of the Flow session and the projection")
+    music_map.add_argument("--page-size", type=int, default=12, help="tracks of the Flow path")
+    music_map.add_argument("--method", choices=("auto", "pca"), default="auto", help="auto: UMAP when installed, else PCA")
+    music_map.add_argument("--max-points", type=int, default=5000, help="tracks drawn at most, besides the listener's")
+    music_map.add_argument("--out", required=True, help="PNG file to write")
+    music_map.set_defaults(run=_run_map)
+
+
+def _run_map(args) -> int:
+    from moodflow.flow.music_map import draw_listener_map
+
+    vocabulary = MoodVocabulary.load(args.moods_config)
+    catalogue = load_catalogue(args.space, args.moods, vocabulary, args.index, args.projections, args.metadata)
+    history = _history_from_args(args)
+    if not history:
+        raise TableError("the music map needs a non-empty history (--history, --tracks or --listener)")
+    title = f"Music map, listener {args.listener}" if args.listener else "Music map"
+    path = draw_listener_map(
+        catalogue, load_flow_config(args.flow_config), history, args.out, seed=args.seed,
+        page_size=args.page_size, mood=args.mood, method=args.method, max_points=args.max_points, title=title,
+    )
+    print(f"wrote music map to {path}")
+    return 0
 
 
 def _run_moods(args) -> int:

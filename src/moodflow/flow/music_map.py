@@ -69,19 +69,26 @@ def draw_music_map(
     import matplotlib.pyplot as plt
 
     points, model, method_name = project_2d(np.asarray(vectors, dtype=np.float32), seed=seed, method=method)
-    dominant = np.asarray(mood_scores).argmax(axis=1)
+    mood_scores = np.asarray(mood_scores)
+    dominant = mood_scores.argmax(axis=1)
+    # Tracks without any mood source have all-zero scores: grey, not the first mood.
+    unscored = mood_scores.max(axis=1) <= 0
     new = np.asarray(is_new_release, dtype=bool)
 
     figure, axes = plt.subplots(figsize=(10, 8))
     colours = plt.get_cmap("tab10")
     for mood_index, mood in enumerate(moods):
-        rows = np.flatnonzero((dominant == mood_index) & ~new)
+        rows = np.flatnonzero((dominant == mood_index) & ~new & ~unscored)
         if len(rows):
             axes.scatter(points[rows, 0], points[rows, 1], s=14, alpha=0.6, color=colours(mood_index % 10), label=mood)
 
+    if unscored.any():
+        rows = np.flatnonzero(unscored & ~new)
+        axes.scatter(points[rows, 0], points[rows, 1], s=10, alpha=0.4, color="lightgrey", label="no mood source")
     if new.any():
+        star_colours = ["lightgrey" if unscored[i] else colours(dominant[i] % 10) for i in np.flatnonzero(new)]
         axes.scatter(
-            points[new, 0], points[new, 1], s=110, marker="*", color=[colours(i % 10) for i in dominant[new]],
+            points[new, 0], points[new, 1], s=110 if new.sum() <= 50 else 35, marker="*", color=star_colours,
             edgecolors="black", linewidths=0.8, label="new release (colour = mood)", zorder=4,
         )
     if history_rows is not None and len(history_rows):
@@ -113,3 +120,67 @@ def draw_music_map(
     plt.close(figure)
     logger.info("wrote music map of %d tracks to %s", len(points), png_path)
     return png_path
+
+
+def draw_listener_map(
+    catalogue,
+    flow_config,
+    history,
+    png_path: str | Path,
+    *,
+    seed: int = 0,
+    page_size: int = 12,
+    mood: str | None = None,
+    method: str = "auto",
+    max_points: int = 5000,
+    title: str = "Music map",
+) -> Path:
+    """Draw the music map of `catalogue` with one listener's history, taste centres and first Flow page.
+
+    `catalogue` is a `moodflow.flow.Catalogue`, `flow_config` a `FlowConfig`
+    and `history` a sequence of `HistoryEntry`. Catalogues larger than
+    `max_points` are drawn from a seeded random sample of that size, plus
+    every history track and Flow track and at most `max_points // 20` new
+    releases, so the picture stays readable and the projection fast.
+    """
+    from moodflow.flow.engine import FlowEngine
+    from moodflow.flow.profile import taste_centres
+    from moodflow.flow.session import FlowRequest
+
+    page = FlowEngine(catalogue, flow_config, secret=b"moodflow-music-map").flow_page(
+        FlowRequest(history=tuple(history), seed=seed, page_size=page_size, mood=mood)
+    )
+    known = [(catalogue.row_of(entry.track_id), entry.plays) for entry in history]
+    known = [(row, plays) for row, plays in known if row is not None]
+    history_rows = np.array([row for row, _ in known], dtype=np.int64)
+    plays = np.array([plays for _, plays in known], dtype=np.float64)
+    flow_rows = np.array([catalogue.row_of(track["track_id"]) for track in page["tracks"]], dtype=np.int64)
+
+    centres = None
+    if len(history_rows):
+        centres, _, _ = taste_centres(
+            catalogue.vectors[history_rows], np.log1p(plays), flow_config.max_centres,
+            flow_config.min_tracks_per_centre, seed=seed, min_silhouette=flow_config.min_silhouette,
+        )
+
+    n = len(catalogue.track_ids)
+    keep = np.arange(n)
+    if n > max_points:
+        rng = np.random.default_rng(seed)
+        sample = rng.choice(n, size=max_points, replace=False)
+        new_rows = np.flatnonzero(catalogue.is_new_release)
+        if len(new_rows) > max_points // 20:
+            new_rows = rng.choice(new_rows, size=max_points // 20, replace=False)
+        always = np.concatenate([history_rows, flow_rows, new_rows])
+        keep = np.unique(np.concatenate([sample, always]))
+        logger.info("music map: drawing %d of %d tracks (a seeded sample plus the listener's tracks)", len(keep), n)
+    position = {row: i for i, row in enumerate(keep)}
+
+    return draw_music_map(
+        catalogue.vectors[keep], catalogue.mood_scores[keep], catalogue.vocabulary.moods,
+        catalogue.is_new_release[keep], png_path,
+        history_rows=np.array([position[row] for row in history_rows], dtype=np.int64),
+        centres=centres,
+        flow_rows=np.array([position[row] for row in flow_rows], dtype=np.int64),
+        seed=seed, title=title, method=method,
+    )
