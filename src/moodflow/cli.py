@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "space": ("moodflow.space.cli:main", "build the collaborative music space from playlists"),
     "index": ("moodflow.index.cli:main", "build or query a Faiss index over a music space"),
     "coldstart": ("moodflow.coldstart.cli:main", "train or apply the cold-start projection for new releases"),
-    "flow": ("moodflow.flow.cli:main", "print a Flow or Flow Mood page for a listener"),
+    "flow": ("moodflow.flow.cli:main", "score moods, print Flow and Flow Mood pages, draw the music map"),
     "serve": ("moodflow.service.cli:main", "serve Flow, neighbours, new releases and moods over HTTP"),
     "demo": ("moodflow.demo:main", "run the whole pipeline end to end on generated data"),
 }

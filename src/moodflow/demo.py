@@ -240,7 +240,7 @@ def run_demo(
         # One crop per clip and 32 ms mel frames halve the CNN's cost twice over;
         # the generated moods and genres are still learned within a few epochs.
         "data.crops_per_track=1", "model.net.front_end.hop_length=512",
-        f"hydra.run.dir={out_dir / 'train'}", f"trainer.enable_progress_bar={not quiet}",
+        f"hydra.run.dir={out_dir / 'train'}", f"trainer.enable_progress_bar={not quiet and sys.stdout.isatty()}",
     ))
 
     runner.run("evaluate tagger", *_moodflow(
@@ -288,6 +288,7 @@ def run_demo(
         *page_args, "--mood", "chill", "--mood-mode", size.mood_mode, "--plot", str(pictures / "flow_mood_chill.png"),
     ), always_show=True)
 
+    print(f"\n==> [{len(runner.result.timings) + 1}] music map\n    (moodflow.flow.music_map, in this process)", flush=True)
     map_started = time.perf_counter()
     music_map = _draw_demo_music_map(
         space, moods, index, projections, metadata, listeners, listener, size.page_size, seed,

@@ -25,7 +25,7 @@ def read_table(path: str | Path, required_columns: tuple[str, ...] = ()) -> pd.D
     """
     path = Path(path)
     if not path.exists():
-        raise TableError(f"table not found: {path}")
+        raise TableError(f"table not found: {path}; check the path and that the file exists")
     name = path.name.lower()
     try:
         if name.endswith(".parquet"):
@@ -63,6 +63,11 @@ def write_parquet_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
     os.close(handle)
     try:
         frame.to_parquet(temporary, index=False)
+        # mkstemp creates the file readable by its owner only; give it the
+        # permissions a plain open() would have.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

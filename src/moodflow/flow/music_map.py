@@ -104,9 +104,18 @@ def draw_music_map(
         )
     if flow_rows is not None and len(flow_rows):
         path = points[flow_rows]
-        axes.plot(path[:, 0], path[:, 1], color="crimson", linewidth=1.2, alpha=0.8, zorder=4, label="Flow path (page order)")
-        for number, (x, y) in enumerate(path, start=1):
-            axes.annotate(str(number), (x, y), fontsize=7, color="crimson", xytext=(3, 3), textcoords="offset points")
+        axes.plot(
+            path[:, 0], path[:, 1], color="black", linestyle="--", linewidth=1.0, alpha=0.7, zorder=4,
+            label="Flow path (page order)",
+        )
+        # Number only the first and last track of the path: the numbers of
+        # neighbouring tracks in one cluster would print on top of each other.
+        for number in sorted({1, len(path)}):
+            x, y = path[number - 1]
+            axes.annotate(
+                "start" if number == 1 else f"track {number}", (x, y), fontsize=8, xytext=(8, 8),
+                textcoords="offset points", bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8}, zorder=6,
+            )
 
     axes.set_title(f"{title}\n{method_name} of {vectors.shape[1]}-d space vectors, coloured by dominant mood", fontsize=11)
     axes.set_xticks([])

@@ -118,7 +118,10 @@ class DiscoveryStream(RankedStream):
                 if not used[row]:
                     n = len(self.centres)
                     where = f"taste centre {centre + 1} of {n}" if n > 1 else "your taste"
-                    return row, score, "discovery", f"discovery close to {where} (similarity {similarity:.2f})"
+                    # The ranking score adds playlist co-occurrence with the history to
+                    # the cosine similarity, so a low similarity can still rank high.
+                    reason = f"discovery for {where} (similarity {similarity:.2f}, score {score:.2f})"
+                    return row, score, "discovery", reason
             if not self._fetch(centre):
                 self._done[centre] = True
                 return None
