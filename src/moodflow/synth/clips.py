@@ -23,21 +23,13 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from moodflow.data.adapters import EMOTIFY_MOOD_LABELS
 from moodflow.synth.music import GENRES, ClipStyle, render_clip
 
 logger = logging.getLogger(__name__)
 
-GEMS_EMOTIONS = (
-    "amazement",
-    "solemnity",
-    "tenderness",
-    "nostalgia",
-    "calmness",
-    "power",
-    "joyful_activation",
-    "tension",
-    "sadness",
-)
+# The nine GEMS emotions, in the column order of Emotify's tracks.csv.
+GEMS_EMOTIONS = EMOTIFY_MOOD_LABELS
 TRACKS_COLUMNS = (
     "track_id",
     "path",
