@@ -321,3 +321,15 @@ def test_curves_from_metrics_csv(tmp_path: Path) -> None:
     assert png == tmp_path / "curves.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert plot_training_curves(tmp_path / "absent.csv", tmp_path / "other.png") is None
+
+
+def test_evaluation_reads_adapter_manifest(tmp_path: Path) -> None:
+    from moodflow.tagger.evaluate import read_tracks
+
+    root = write_genre_folders(tmp_path / "genres")
+    cfg = compose_config(
+        tmp_path, data_overrides=["data=folder_genre", f"data.root={root}", f"data.genre_labels={GENRES}"]
+    )
+    tracks = read_tracks(cfg.data, [], GENRES)
+    assert len(tracks) == 16
+    assert sorted(set(tracks.groups)) == [f"artist {index}" for index in range(8)]

@@ -62,8 +62,17 @@ def read_tracks(data_cfg: DictConfig, mood_labels: Sequence[str], genre_labels: 
     from moodflow.tagger.datamodule import read_track_table
 
     path_root = data_cfg.get("path_root") or data_cfg.get("root")
+    manifest = data_cfg.manifest
+    if isinstance(manifest, DictConfig):
+        # Data configs such as folder_genre and jamendo build the manifest with
+        # an adapter (`_target_`) instead of naming a file.
+        import hydra
+
+        manifest = hydra.utils.instantiate(manifest)
+    else:
+        manifest = str(manifest)
     return read_track_table(
-        str(data_cfg.manifest),
+        manifest,
         list(mood_labels),
         list(genre_labels),
         path_root=path_root,
