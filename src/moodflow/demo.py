@@ -237,8 +237,8 @@ def run_demo(
     runner.run("train tagger", *_python_script(
         "train.py", "data=synthetic", f"data.root={clips}", f"paths.models_dir={models}",
         "bundle_name=demo-tagger", f"trainer.max_epochs={size.max_epochs}", f"seed={seed}",
-        # One crop per clip and 32 ms mel frames halve the CNN's cost twice over;
-        # the generated moods and genres are still learned within a few epochs.
+        # One crop per clip halves the CNN's cost, and 32 ms mel frames halve it again.
+        # The generated moods and genres are still learned within a few epochs.
         "data.crops_per_track=1", "model.net.front_end.hop_length=512",
         f"hydra.run.dir={out_dir / 'train'}", f"trainer.enable_progress_bar={not quiet and sys.stdout.isatty()}",
     ))

@@ -172,7 +172,7 @@ def summarize_folds(reports: Sequence[dict[str, object]]) -> dict[str, object]:
     """Return the mean and standard deviation over folds of each headline metric.
 
     Per-tag means skip the folds where the tag was undefined; `n_folds`
-    under each tag says how many folds contributed.
+    under each tag is the number of folds that contributed.
     """
     if not reports:
         raise MetricsError("cannot summarise zero fold reports")
