@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 
 from moodflow.logs import configure_logging
@@ -10,6 +11,22 @@ from moodflow.service.app import create_app
 from moodflow.service.loading import DEFAULT_SERVE_CONFIG, build_engine, limit_threads, load_settings
 
 logger = logging.getLogger(__name__)
+
+
+def _tune_garbage_collector() -> None:
+    """Keep Python's full garbage collections from stalling requests.
+
+    Cached Flow sessions hold many small objects, and each full collection
+    walks all of them: on the Art of the Mix catalogue that showed up as
+    100 to 250 ms stalls on every endpoint under load. The objects loaded at
+    start-up are frozen (never scanned again) and collections run after
+    50,000 allocations instead of 700, so full ones become rare. Reference
+    cycles are still collected.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+    logger.info("garbage collector: %d start-up objects frozen, thresholds %s", gc.get_freeze_count(), gc.get_threshold())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     limit_threads(int(settings["threads"]))
     engine, listeners = build_engine(settings)
     app = create_app(engine, listeners, max_neighbours=int(settings["max_neighbours"]))
+    _tune_garbage_collector()
 
     import uvicorn
 
