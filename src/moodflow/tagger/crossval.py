@@ -50,6 +50,19 @@ def default_feature_cache() -> Path:
     return cache_home / "moodflow" / "baseline-features"
 
 
+def _held_out_report(tracks, held_out_rows, thresholds, mood_labels, genre_labels, mood_scores, genre_probs) -> dict:
+    """Score one model's predictions on a fold's held-out tracks."""
+    return build_report(
+        mood_labels=mood_labels,
+        mood_fractions=tracks.mood_targets[held_out_rows],
+        mood_scores=mood_scores,
+        thresholds=thresholds,
+        genre_labels=genre_labels,
+        genre_index=tracks.genre_index[held_out_rows],
+        genre_probs=genre_probs,
+    )
+
+
 def _baseline_fold(features, tracks, train_rows, held_out_rows, thresholds, mood_labels, genre_labels) -> dict:
     from moodflow.tagger.baseline import BaselineTagger
 
@@ -60,15 +73,7 @@ def _baseline_fold(features, tracks, train_rows, held_out_rows, thresholds, mood
         tracks.genre_index[train_rows],
     )
     mood_scores, genre_probs = baseline.predict(features[held_out_rows])
-    return build_report(
-        mood_labels=mood_labels,
-        mood_fractions=tracks.mood_targets[held_out_rows],
-        mood_scores=mood_scores,
-        thresholds=thresholds,
-        genre_labels=genre_labels,
-        genre_index=tracks.genre_index[held_out_rows],
-        genre_probs=genre_probs,
-    )
+    return _held_out_report(tracks, held_out_rows, thresholds, mood_labels, genre_labels, mood_scores, genre_probs)
 
 
 def _cnn_fold(fold_overrides: list[str], config_dir: Path, tracks, held_out_rows, thresholds, mood_labels, genre_labels) -> dict:
@@ -86,15 +91,7 @@ def _cnn_fold(fold_overrides: list[str], config_dir: Path, tracks, held_out_rows
             f"but the data config has {list(mood_labels)} / {list(genre_labels)}"
         )
     mood_scores, genre_probs = predict_with_bundle(bundle, [tracks.paths[row] for row in held_out_rows])
-    report = build_report(
-        mood_labels=mood_labels,
-        mood_fractions=tracks.mood_targets[held_out_rows],
-        mood_scores=mood_scores,
-        thresholds=thresholds,
-        genre_labels=genre_labels,
-        genre_index=tracks.genre_index[held_out_rows],
-        genre_probs=genre_probs,
-    )
+    report = _held_out_report(tracks, held_out_rows, thresholds, mood_labels, genre_labels, mood_scores, genre_probs)
     report["model_id"] = bundle.model_id
     report["training_seconds"] = result.seconds
     return report
