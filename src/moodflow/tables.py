@@ -63,11 +63,10 @@ def write_parquet_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
     os.close(handle)
     try:
         frame.to_parquet(temporary, index=False)
-        # mkstemp creates the file readable by its owner only; give it the
-        # permissions a plain open() would have.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
+        # mkstemp creates the file readable by its owner only. Reading the
+        # umask means setting it, which races with other threads, so use the
+        # usual mode of a data file instead.
+        os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
