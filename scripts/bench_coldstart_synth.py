@@ -63,6 +63,7 @@ from moodflow.coldstart.cli import load_config
 from moodflow.coldstart.features import FeatureTable, audio_block, descriptor_block
 from moodflow.coldstart.train import train_models
 from moodflow.demo import REPO_ROOT, DemoRunner
+from moodflow.hashing import content_hash
 from moodflow.logs import configure_logging
 from moodflow.space import SpaceConfig, build_space
 from moodflow.synth import GENRES, generate_corpus
@@ -96,12 +97,15 @@ AUDIBLE_SET = "hidden factors, 6 audible (reference)"
 
 
 def source_state() -> dict:
-    """Return the git commit and the uncommitted cold-start files, so a figure names the code behind it."""
+    """Return the git commit and a hash of the uncommitted cold-start changes, so a figure names the code behind it."""
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False).stdout.strip()
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False).stdout
 
-    changed = git("status", "--porcelain", "--", "src/moodflow/coldstart", "configs/coldstart.yaml")
-    return {"commit": git("rev-parse", "HEAD"), "uncommitted_coldstart_files": changed.splitlines()}
+    paths = ["src/moodflow/coldstart", "configs/coldstart.yaml"]
+    changed = git("status", "--porcelain", "--untracked-files=all", "--", *paths).splitlines()
+    untracked = sorted(REPO_ROOT / line[3:] for line in changed if line.startswith("??"))
+    diff_hash = content_hash([git("diff", "HEAD", "--", *paths), *untracked]) if changed else None
+    return {"commit": git("rev-parse", "HEAD").strip(), "uncommitted_coldstart_files": changed, "uncommitted_hash": diff_hash}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
