@@ -23,14 +23,14 @@ Protocol:
    and the hit rate of held-out playlist partners. The baselines are a
    random unit vector, the popularity centroid, the artist mean where the
    artist applies, and the fold-in where usage applies.
-6. Score three reference rows, each from the same MLP and ridge trained on
-   one block alone:
-   - the audio features of the same network left untrained (seeded
-     weights), a control of what tagger training adds;
-   - the 6 hidden factors the clips are rendered from (genre, valence,
-     arousal), about the most that audio can reveal;
-   - all 8 hidden factors, which add the artist style that only usage or
-     the artist reveals.
+6. Score a control and two references:
+   - audio from the same network left untrained (seeded weights), trained
+     and scored exactly like the "audio" row: what tagger training adds;
+   - the MLP and ridge trained on every warm track's 6 hidden factors the
+     clips are rendered from (genre, valence, arousal): about the most
+     that audio can reveal;
+   - the same on all 8 hidden factors, which add the artist style that
+     only usage or the artist reveals.
 
 Usage:
     nice -n 10 .venv/bin/python scripts/bench_coldstart_synth.py --out-json /tmp/coldstart_synth.json
@@ -60,7 +60,7 @@ from omegaconf import OmegaConf
 
 from moodflow.coldstart.assemble import warm_training_table
 from moodflow.coldstart.cli import load_config
-from moodflow.coldstart.features import FeatureTable, audio_block, descriptor_block
+from moodflow.coldstart.features import FeatureTable, descriptor_block
 from moodflow.coldstart.train import train_models
 from moodflow.demo import REPO_ROOT, DemoRunner
 from moodflow.hashing import content_hash
@@ -90,22 +90,25 @@ FEATURE_SETS = {
 }
 # Arguments that decide the tagger and its tags. `--reuse` compares them with the earlier run's.
 TAGGER_INPUTS = ("tracks", "artists", "playlists", "clip_seconds", "epochs", "seed", "hide_fraction", "untrained_control")
-# Reference rows: a model trained on that block alone.
+# Names of the untrained-tagger control row and of the hidden-factor reference rows.
 UNTRAINED_SET = "audio, untrained tagger (control)"
 FACTOR_SET = "hidden factors, all 8 (reference)"
 AUDIBLE_SET = "hidden factors, 6 audible (reference)"
 
 
 def source_state() -> dict:
-    """Return the git commit and a hash of the uncommitted cold-start changes, so a figure names the code behind it."""
+    """Return the git commit and a hash of the uncommitted cold-start changes, so a figure names the code behind it.
+
+    The hash covers the cold-start package, its config and `bench_coldstart_aotm.py`, whose scoring this script uses.
+    """
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False).stdout
 
-    paths = ["src/moodflow/coldstart", "configs/coldstart.yaml"]
+    paths = ["src/moodflow/coldstart", "configs/coldstart.yaml", "scripts/bench_coldstart_aotm.py"]
     changed = git("status", "--porcelain", "--untracked-files=all", "--", *paths).splitlines()
     untracked = sorted(REPO_ROOT / line[3:] for line in changed if line.startswith("??"))
     diff_hash = content_hash([git("diff", "HEAD", "--", *paths), *untracked]) if changed else None
-    return {"commit": git("rev-parse", "HEAD").strip(), "uncommitted_coldstart_files": changed, "uncommitted_hash": diff_hash}
+    return {"commit": git("rev-parse", "HEAD").strip(), "uncommitted_files": changed, "uncommitted_hash": diff_hash}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -220,28 +223,36 @@ def genre_accuracy(tags: pd.DataFrame, metadata: pd.DataFrame, track_ids: np.nda
     return float(np.mean(predicted == expected))
 
 
-def reference_scores(reduced, config, name: str, block: str, features: pd.DataFrame, columns, hidden, true, partner_rows, seed: int) -> dict:
-    """Train the MLP and ridge on one feature block alone and score them on the hidden tracks.
+def train_and_score(reduced, config, tags, data: dict, hidden, true, seed: int, feature_sets: dict):
+    """Train the MLP and ridge on the warm tracks and score `feature_sets` on the hidden ones.
 
-    `block` is "descriptors" (numeric `columns` of `features`) or "audio"
-    (`features` is a tags table).
+    `data` contains the `playlists`, the `reduced_playlists` without the
+    hidden tracks, the `metadata` and the `kept_metadata` of the tracks not
+    hidden. Each call shuffles the hidden tracks' playlists with the same
+    seed, so two calls score the same early usage and the same partners.
+    Returns the models, the number of training rows, the hidden feature
+    tables by usage level, the partner rows and the scores.
     """
     hidden_set = set(hidden.tolist())
-    warm = features[~features["track_id"].isin(hidden_set)]
-    if block == "descriptors":
-        block_config = OmegaConf.merge(config, {"features": {"descriptor_columns": list(columns)}})
-        table, targets, extras = warm_training_table(reduced, block_config, None, warm, None)
-    else:
-        block_config = config
-        table, targets, extras = warm_training_table(reduced, block_config, warm, None, None)
-    models = train_models(table, targets, reduced.space_id, block_config, **extras)
-    layout = models["mlp"].layout
-    if block == "descriptors":
-        values = descriptor_block(hidden, features, columns)
-    else:
-        values = audio_block(hidden, features, source=name, embedding_dim=layout.embedding_dim, label_columns=layout.audio_label_columns)
-    hidden_table = FeatureTable(hidden, {block: values})
-    return evaluate(models, reduced, {1: hidden_table}, true, partner_rows, seed, {name: ([block], 1)})
+    warm_tags = tags[~tags["track_id"].isin(hidden_set)]
+    table, targets, extras = warm_training_table(reduced, config, warm_tags, data["kept_metadata"], data["reduced_playlists"])
+    models = train_models(table, targets, reduced.space_id, config, **extras)
+    tables, partner_rows = hidden_features(
+        reduced, models["mlp"].layout, config, hidden, data["playlists"], data["metadata"], data["kept_metadata"],
+        np.random.default_rng([seed, 1]), tags=tags,
+    )
+    results = evaluate(models, reduced, tables, true, partner_rows, seed, feature_sets)
+    return models, len(table), tables, partner_rows, results
+
+
+def factor_scores(reduced, config, name: str, factors: pd.DataFrame, columns, hidden, true, partner_rows, seed: int) -> dict:
+    """Train the MLP and ridge on hidden factor `columns` alone, on every warm track, and score them."""
+    factor_config = OmegaConf.merge(config, {"features": {"descriptor_columns": list(columns)}})
+    warm = factors[~factors["track_id"].isin(set(hidden.tolist()))]
+    table, targets, extras = warm_training_table(reduced, factor_config, None, warm, None)
+    models = train_models(table, targets, reduced.space_id, factor_config, **extras)
+    hidden_table = FeatureTable(hidden, {"descriptors": descriptor_block(hidden, factors, columns)})
+    return evaluate(models, reduced, {1: hidden_table}, true, partner_rows, seed, {name: (["descriptors"], 1)})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -272,27 +283,23 @@ def main(argv: list[str] | None = None) -> int:
     timings["tagger_training_seconds"] = step_seconds.get("train tagger")
     timings["tagging_seconds"] = step_seconds.get("tag warm tracks")
     timings["untrained_tagging_seconds"] = step_seconds.get("tag with untrained tagger")
-    hidden_set = set(hidden.tolist())
-    kept_metadata = metadata[~metadata["track_id"].isin(hidden_set)]
+    data = {
+        "playlists": playlists, "reduced_playlists": reduced_playlists, "metadata": metadata,
+        "kept_metadata": metadata[~metadata["track_id"].isin(set(hidden.tolist()))],
+    }
 
     started = time.perf_counter()
-    table, targets, extras = warm_training_table(
-        reduced, config, tags[~tags["track_id"].isin(hidden_set)], kept_metadata, reduced_playlists
+    models, training_rows, tables, partner_rows, results = train_and_score(
+        reduced, config, tags, data, hidden, true, args.seed, FEATURE_SETS
     )
-    models = train_models(table, targets, reduced.space_id, config, **extras)
-    timings["coldstart_training_seconds"] = time.perf_counter() - started
-    tables, partner_rows = hidden_features(
-        reduced, models["mlp"].layout, config, hidden, playlists, metadata, kept_metadata, rng, tags=tags
-    )
-    results = evaluate(models, reduced, tables, true, partner_rows, args.seed, FEATURE_SETS)
+    timings["coldstart_train_and_score_seconds"] = time.perf_counter() - started
     if untrained_tags is not None:
-        results.update(reference_scores(
-            reduced, config, UNTRAINED_SET, "audio", untrained_tags, None, hidden, true, partner_rows, args.seed
-        ))
+        # The control goes through the same training and scoring as the "audio" row.
+        results.update(train_and_score(
+            reduced, config, untrained_tags, data, hidden, true, args.seed, {UNTRAINED_SET: (["audio"], 1)}
+        )[-1])
     for name, columns in ((AUDIBLE_SET, AUDIBLE_COLUMNS), (FACTOR_SET, FACTOR_COLUMNS)):
-        results.update(reference_scores(
-            reduced, config, name, "descriptors", factors, columns, hidden, true, partner_rows, args.seed
-        ))
+        results.update(factor_scores(reduced, config, name, factors, columns, hidden, true, partner_rows, args.seed))
 
     summary = {
         "tracks": args.tracks, "artists": args.artists, "playlists": args.playlists,
@@ -301,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         "alignment_cosine": alignment_cosine,
         "tagger_epochs": bundle_metadata.get("epochs"), "tagger_validation_score": bundle_metadata.get("metric"),
         "tagger_genre_accuracy_hidden": genre_accuracy(tags, metadata, hidden),
-        "training_rows": len(table),
+        "training_rows": training_rows,
         "mlp_epochs": models["mlp"].summary["epochs"], "mlp_train_seconds": models["mlp"].summary["train_seconds"],
         "ridge_train_seconds": models["ridge"].summary["train_seconds"],
         **timings,
