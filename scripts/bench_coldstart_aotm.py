@@ -37,10 +37,10 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from moodflow.coldstart.assemble import release_table, warm_training_table
+from moodflow.coldstart.assemble import release_table, warm_training_rows
 from moodflow.coldstart.cli import load_config
 from moodflow.coldstart.features import FeatureTable, concat_tables, playlists_by_track, usage_block
-from moodflow.coldstart.train import train_models
+from moodflow.coldstart.train import train_from_rows
 from moodflow.logs import configure_logging
 
 logger = logging.getLogger("bench_coldstart_aotm")
@@ -210,9 +210,10 @@ def main(argv: list[str] | None = None) -> int:
 
     kept_metadata = metadata[~metadata["track_id"].isin(hidden_set)]
     started = time.perf_counter()
-    table, targets, extras = warm_training_table(reduced, config, None, kept_metadata, reduced_playlists)
+    rows = warm_training_rows(reduced, config, None, kept_metadata, reduced_playlists)
+    table = rows.table
     feature_seconds = time.perf_counter() - started
-    models = train_models(table, targets, reduced.space_id, config, **extras)
+    models = train_from_rows(rows, reduced, config)
 
     started = time.perf_counter()
     tables, partner_rows = hidden_features(reduced, models["mlp"].layout, config, hidden, playlists, metadata, kept_metadata, rng)

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 from bench_coldstart_aotm import MAX_EARLY, align, evaluate, hidden_features, print_markdown, throughput, unit
 
-from moodflow.coldstart.assemble import warm_training_table
+from moodflow.coldstart.assemble import warm_training_rows
 from moodflow.coldstart.cli import load_config
 from moodflow.coldstart.linked import linked_world
-from moodflow.coldstart.train import train_models
+from moodflow.coldstart.train import train_from_rows
 from moodflow.logs import configure_logging
 from moodflow.space import SpaceConfig, build_space
 
@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     true = unit(full.vectors[[full.row_of(track_id) for track_id in hidden]] @ rotation).astype(np.float32)
 
     warm_tags = tags[~tags["track_id"].isin(set(hidden.tolist()))]
-    table, targets, extras = warm_training_table(reduced, config, warm_tags, None, reduced_playlists)
-    models = train_models(table, targets, reduced.space_id, config, **extras)
+    rows = warm_training_rows(reduced, config, warm_tags, None, reduced_playlists)
+    models = train_from_rows(rows, reduced, config)
     started = time.perf_counter()
     tables, partner_rows = hidden_features(reduced, models["mlp"].layout, config, hidden, playlists, None, None, rng, tags=tags)
     hidden_seconds = time.perf_counter() - started
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         "playlists": args.playlists,
         "hidden_tracks": len(hidden),
         "alignment_cosine": alignment_cosine,
-        "training_rows": len(table),
+        "training_rows": len(rows.table),
         "mlp_train_seconds": models["mlp"].summary["train_seconds"],
         "ridge_train_seconds": models["ridge"].summary["train_seconds"],
         "hidden_feature_tracks_per_second": MAX_EARLY * len(hidden) / hidden_seconds,

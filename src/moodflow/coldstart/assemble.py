@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -17,8 +18,10 @@ from moodflow.coldstart.features import (
     concat_tables,
     descriptor_block,
     playlists_by_track,
+    space_block,
     usage_block,
 )
+from moodflow.coldstart.holdout import heldout_space_blocks, holdout_shares
 from moodflow.coldstart.projector import FeatureLayout
 
 logger = logging.getLogger(__name__)
@@ -47,19 +50,49 @@ def warm_artists(space, metadata: pd.DataFrame | None) -> pd.DataFrame | None:
     return None
 
 
-def warm_training_table(
+@dataclass
+class TrainingRows:
+    """Training rows of warm tracks.
+
+    `table` contains the features, `targets [n, dim]` the unit space vectors,
+    `extras` the layout settings for `FeatureLayout.fit`. `partners[i]` lists
+    the space rows of the tracks that share a playlist with row `i`'s track
+    in the playlists its usage block did not read; they are empty when the
+    rows come without playlists.
+    """
+
+    table: FeatureTable
+    targets: np.ndarray
+    extras: dict
+    partners: list[np.ndarray]
+    usage_levels: np.ndarray | None = None
+
+
+def warm_training_table(space, config: DictConfig, *args, **kwargs) -> tuple[FeatureTable, np.ndarray, dict]:
+    """Return the table, targets and layout extras of `warm_training_rows` (same arguments)."""
+    rows = warm_training_rows(space, config, *args, **kwargs)
+    return rows.table, rows.targets, rows.extras
+
+
+def warm_training_rows(
     space,
     config: DictConfig,
     tags: pd.DataFrame | None = None,
     metadata: pd.DataFrame | None = None,
     playlists: pd.DataFrame | None = None,
     tags_source: str = "tags table",
-) -> tuple[FeatureTable, np.ndarray, dict]:
+) -> TrainingRows:
     """Build the training rows of the warm tracks, their target vectors and the layout extras.
 
     Early usage is simulated by taking 1, 2, ... `max_usage_playlists` of
     each warm track's playlists in a seeded random order (the track itself
-    removed). Each usage level adds one copy of the rows that have it.
+    removed). Level 1 has a row for every track; each higher level adds a
+    row for every track in at least that many playlists.
+
+    With playlists and `features.holdout_rounds > 0`, the rows are those of
+    the held-out tracks of `moodflow.coldstart.holdout`: their artist means
+    and fold-ins come from spaces rebuilt without them, as for a real new
+    release. Otherwise every warm track gives rows computed in `space`.
     """
     track_ids = np.asarray(space.track_ids).astype(str)
     n = len(track_ids)
@@ -86,22 +119,63 @@ def warm_training_table(
                 "check that its table's track ids are the space's track ids", name, n,
             )
 
-    if playlists is None:
-        return FeatureTable(track_ids, blocks), space.vectors.astype(np.float32), extras
+    if playlists is None or features.max_usage_playlists < 1:
+        no_partners = [np.zeros(0, dtype=np.int64)] * n
+        return TrainingRows(FeatureTable(track_ids, blocks), space.vectors.astype(np.float32), extras, no_partners)
 
     playlists_of = playlists_by_track(playlists, track_ids)
     rng = np.random.default_rng(config.training.seed)
     shuffled = {track_id: [lists[i] for i in rng.permutation(len(lists))] for track_id, lists in playlists_of.items()}
-    levels, targets = [], []
-    for n_playlists in range(1, features.max_usage_playlists + 1):
-        usage = usage_block(space, track_ids, shuffled, n_playlists, features.fold_in_method)
-        rows = np.arange(n) if n_playlists == 1 else np.flatnonzero(usage.present)
-        level_blocks = {name: type(block)(block.values[rows], block.present[rows]) for name, block in blocks.items()}
-        level_blocks["usage"] = type(usage)(usage.values[rows], usage.present[rows])
-        levels.append(FeatureTable(track_ids[rows], level_blocks))
-        targets.append(space.vectors[rows])
-        logger.info("warm feature usage from %d playlist(s): %d of %d tracks", n_playlists, int(usage.present.sum()), n)
-    return concat_tables(levels), np.concatenate(targets).astype(np.float32), extras
+    rounds = int(features.get("holdout_rounds", 0))
+    if rounds:
+        shares = holdout_shares(track_ids, rounds, float(features.holdout_fraction), rng)
+        groups = []
+        for held_out in shares:
+            rows = space.rows_of(held_out)
+            group = {name: block.take(rows) for name, block in blocks.items()}
+            rebuilt = heldout_space_blocks(
+                space, playlists, held_out, artists, shuffled, features.max_usage_playlists,
+                features.on_ambiguous_artist, features.fold_in_method,
+            )
+            if "artist" in rebuilt:
+                group["artist"] = rebuilt["artist"]
+            groups.append((held_out, rows, group, rebuilt["usage"]))
+    else:
+        rows = np.arange(n)
+        usage_levels = [
+            usage_block(space, track_ids, shuffled, level, features.fold_in_method)
+            for level in range(1, features.max_usage_playlists + 1)
+        ]
+        groups = [(track_ids, rows, blocks, usage_levels)]
+
+    levels, targets, partners, row_levels = [], [], [], []
+    for group_ids, group_rows, group_blocks, usage_levels in groups:
+        for level, usage in enumerate(usage_levels, start=1):
+            if level == 1:
+                keep = np.arange(len(group_ids))
+            else:
+                counts = np.fromiter((len(shuffled.get(track_id, ())) for track_id in group_ids), dtype=np.int64)
+                keep = np.flatnonzero(usage.present & (counts >= level))
+            level_blocks = {name: block.take(keep) for name, block in group_blocks.items()}
+            level_blocks["usage"] = usage.take(keep)
+            levels.append(FeatureTable(group_ids[keep], level_blocks))
+            targets.append(space.vectors[group_rows[keep]])
+            row_levels.append(np.full(len(keep), level))
+            partners += [_later_partners(space, track_id, shuffled.get(track_id, [])[level:]) for track_id in group_ids[keep]]
+    table = concat_tables(levels)
+    for level in range(1, features.max_usage_playlists + 1):
+        logger.info(
+            "training rows with usage from %d playlist(s): %d", level,
+            sum(int(part.blocks["usage"].present.sum()) for part in levels[level - 1 :: features.max_usage_playlists]),
+        )
+    logger.info("%d training rows from %d tracks", len(table), len(np.unique(table.track_ids)))
+    return TrainingRows(table, np.concatenate(targets).astype(np.float32), extras, partners, np.concatenate(row_levels))
+
+
+def _later_partners(space, track_id: str, later_playlists: Sequence[Sequence[str]]) -> np.ndarray:
+    """Space rows of the warm tracks that share one of `later_playlists` with `track_id`."""
+    partners = {other for playlist in later_playlists for other in playlist if other != track_id and other in space}
+    return np.fromiter((space.row_of(other) for other in partners), dtype=np.int64, count=len(partners))
 
 
 def release_table(
@@ -141,7 +215,7 @@ def release_table(
             blocks["artist"], artist_notes = catalogue.release_block(track_ids, names, artist_ids)
             notes = [left + right for left, right in zip(notes, artist_notes)]
         else:
-            blocks["artist"] = absent_block(n, layout.space_dim)
+            blocks["artist"] = space_block("artist", n, layout.space_dim)
     if "descriptors" in layout.blocks:
         columns = layout.descriptor_columns
         if releases is not None and all(column in releases.columns for column in columns):
@@ -156,7 +230,7 @@ def release_table(
                 space, track_ids, playlists_of, config.features.max_usage_playlists, config.features.fold_in_method
             )
         else:
-            blocks["usage"] = absent_block(n, layout.space_dim)
+            blocks["usage"] = space_block("usage", n, layout.space_dim)
     for name, block in blocks.items():
         logger.info("release feature %s: %d of %d tracks", name, int(block.present.sum()), n)
     return FeatureTable(track_ids, blocks, notes)

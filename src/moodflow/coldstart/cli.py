@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from moodflow.coldstart.assemble import release_table, warm_training_table
+from moodflow.coldstart.assemble import release_table, warm_training_rows
 from moodflow.coldstart.errors import ColdStartError
 from moodflow.coldstart.projector import ColdStartModel, write_projections
-from moodflow.coldstart.train import train_models
+from moodflow.coldstart.train import train_from_rows
 from moodflow.logs import configure_logging
 from moodflow.tables import read_table
 
@@ -76,9 +76,9 @@ def train(args: argparse.Namespace) -> int:
     playlists = read_playlists(args.playlists)
     logger.info("training cold-start projection for space %s (%d warm tracks)", space.space_id, len(space.track_ids))
 
-    table, targets, extras = warm_training_table(space, config, tags, metadata, playlists, tags_source=str(args.tags))
+    rows = warm_training_rows(space, config, tags, metadata, playlists, tags_source=str(args.tags))
     kinds = ("mlp", "ridge") if args.kind == "both" else (args.kind,)
-    models = train_models(table, targets, space.space_id, config, kinds=kinds, **extras)
+    models = train_from_rows(rows, space, config, kinds=kinds)
 
     for kind, model in models.items():
         folder = Path(args.out) / kind if len(models) > 1 else Path(args.out)

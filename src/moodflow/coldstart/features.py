@@ -11,6 +11,11 @@ missingness is an explicit model input:
   tracks, so a training input never contains its own target;
 - `usage`: the fold-in vector of the track's first playlists;
 - `descriptors`: numeric metadata such as valence and arousal.
+
+The two space-valued blocks also carry evidence columns that measure how much
+their vector rests on: `log(1 + n)` for an artist mean over `n` warm
+tracks, and the number of playlists a fold-in read. With them the model
+can trust a fold-in of three playlists more than one of a single playlist.
 """
 
 from __future__ import annotations
@@ -34,16 +39,34 @@ SPACE_BLOCKS = ("artist", "usage")
 AMBIGUOUS_ARTIST_POLICIES = ("skip", "error")
 
 
+# Evidence columns of the space-valued blocks, in order.
+EVIDENCE_COLUMNS = {"artist": ("log_artist_tracks",), "usage": ("usage_playlists",)}
+
+
 @dataclass
 class FeatureBlock:
-    """One optional feature for a list of tracks: values `[n, dim]` and presence `[n]`."""
+    """One optional feature for a list of tracks.
+
+    `values [n, dim]` and presence `[n]`; space-valued blocks also have
+    `evidence [n, k]` (the `EVIDENCE_COLUMNS` of the block), zero where absent.
+    """
 
     values: np.ndarray
     present: np.ndarray
+    evidence: np.ndarray | None = None
 
     @property
     def dim(self) -> int:
         return int(self.values.shape[1])
+
+    @property
+    def evidence_dim(self) -> int:
+        return 0 if self.evidence is None else int(self.evidence.shape[1])
+
+    def take(self, rows) -> FeatureBlock:
+        """Return the block restricted to `rows` (an index array or a boolean mask)."""
+        evidence = None if self.evidence is None else self.evidence[rows]
+        return FeatureBlock(self.values[rows], self.present[rows], evidence)
 
 
 @dataclass
@@ -70,25 +93,31 @@ class FeatureTable:
         blocks = {}
         for name, block in self.blocks.items():
             present = block.present if name in names else np.zeros_like(block.present)
-            blocks[name] = FeatureBlock(block.values, present)
+            blocks[name] = FeatureBlock(block.values, present, block.evidence)
         return FeatureTable(self.track_ids, blocks, [list(note) for note in self.notes])
 
 
-def absent_block(n_tracks: int, dim: int) -> FeatureBlock:
-    """Return a block of `dim` columns in which no track has the feature."""
-    return FeatureBlock(np.zeros((n_tracks, dim), dtype=np.float32), np.zeros(n_tracks, dtype=bool))
+def absent_block(n_tracks: int, dim: int, evidence_dim: int = 0) -> FeatureBlock:
+    """Return a block of `dim` columns (and `evidence_dim` evidence columns) in which no track has the feature."""
+    evidence = np.zeros((n_tracks, evidence_dim), dtype=np.float32) if evidence_dim else None
+    return FeatureBlock(np.zeros((n_tracks, dim), dtype=np.float32), np.zeros(n_tracks, dtype=bool), evidence)
+
+
+def space_block(name: str, n_tracks: int, dim: int) -> FeatureBlock:
+    """Return an empty space-valued block `name` with its evidence columns."""
+    return absent_block(n_tracks, dim, len(EVIDENCE_COLUMNS[name]))
 
 
 def concat_tables(tables: Sequence[FeatureTable]) -> FeatureTable:
     """Stack tables with the same blocks row-wise."""
     names = list(tables[0].blocks)
-    blocks = {
-        name: FeatureBlock(
-            np.concatenate([table.blocks[name].values for table in tables]),
-            np.concatenate([table.blocks[name].present for table in tables]),
+    blocks = {}
+    for name in names:
+        parts = [table.blocks[name] for table in tables]
+        evidence = None if parts[0].evidence is None else np.concatenate([part.evidence for part in parts])
+        blocks[name] = FeatureBlock(
+            np.concatenate([part.values for part in parts]), np.concatenate([part.present for part in parts]), evidence
         )
-        for name in names
-    }
     track_ids = np.concatenate([table.track_ids for table in tables])
     notes = [note for table in tables for note in table.notes]
     return FeatureTable(track_ids, blocks, notes)
@@ -232,15 +261,20 @@ class ArtistCatalogue:
         logger.info("artist catalogue: %d artists with warm tracks", len(self.sums))
 
     def warm_block(self, track_ids: Sequence[str]) -> FeatureBlock:
-        """Artist vectors of warm tracks, each leaving the track itself out of its artist's mean."""
-        block = absent_block(len(track_ids), self.space.dim)
+        """Artist vectors of `track_ids`, each leaving the track itself out of its artist's mean.
+
+        A listed track that has no vector in the space (one held out of the
+        build) gets the mean of all its artist's warm tracks.
+        """
+        block = space_block("artist", len(track_ids), self.space.dim)
         for index, track_id in enumerate(track_ids):
             key = self.key_of_track.get(str(track_id))
-            if key is None or self.counts.get(key, 0) < 2:
-                continue
             row = _space_row(self.space, track_id)
+            others = self.counts.get(key, 0) - (row is not None)
+            if key is None or others < 1:
+                continue
             total = self.sums[key] - (self.space.vectors[row] if row is not None else 0.0)
-            _set_unit(block, index, total)
+            _set_unit(block, index, total, [np.log1p(others)])
         return block
 
     def release_block(
@@ -250,7 +284,7 @@ class ArtistCatalogue:
         artist_ids: Sequence[object] | None = None,
     ) -> tuple[FeatureBlock, list[list[str]]]:
         """Artist vectors of new releases from their artist names (or ids), with notes."""
-        block = absent_block(len(track_ids), self.space.dim)
+        block = space_block("artist", len(track_ids), self.space.dim)
         notes: list[list[str]] = [[] for _ in track_ids]
         for index, (track_id, name) in enumerate(zip(track_ids, names)):
             artist_id = None if artist_ids is None else artist_ids[index]
@@ -270,16 +304,17 @@ class ArtistCatalogue:
                     continue
                 key = candidates[0]
             if key in self.sums:
-                _set_unit(block, index, self.sums[key])
+                _set_unit(block, index, self.sums[key], [np.log1p(self.counts[key])])
             else:
                 notes[index].append(f"artist {key!r} has no warm track in the space")
         return block, notes
 
 
-def _set_unit(block: FeatureBlock, index: int, vector: np.ndarray) -> None:
+def _set_unit(block: FeatureBlock, index: int, vector: np.ndarray, evidence: Sequence[float]) -> None:
     norm = float(np.linalg.norm(vector))
     if np.isfinite(norm) and norm > 0.0:
         block.values[index] = vector / norm
+        block.evidence[index] = evidence
         block.present[index] = True
 
 
@@ -318,7 +353,7 @@ def usage_block(
     method: str = "mean",
 ) -> FeatureBlock:
     """Fold-in vectors from each track's first `n_playlists` playlists."""
-    block = absent_block(len(track_ids), space.dim)
+    block = space_block("usage", len(track_ids), space.dim)
     for index, track_id in enumerate(track_ids):
         first = playlists_of.get(str(track_id), [])[:n_playlists]
         if not first:
@@ -326,5 +361,6 @@ def usage_block(
         vector = fold_in(space, first, track_id=str(track_id), method=method)
         if vector is not None:
             block.values[index] = vector
+            block.evidence[index] = [len(first)]
             block.present[index] = True
     return block

@@ -35,7 +35,11 @@ NO_FEATURE_REASON = "no usable feature"
 
 @dataclass
 class FeatureLayout:
-    """Block order, block sizes and standardisation statistics of a model's input."""
+    """Block order, block sizes and standardisation statistics of a model's input.
+
+    Each block takes `dims[name] + evidence_dims.get(name, 0)` input columns:
+    its (standardised) values, then its evidence columns.
+    """
 
     blocks: list[str]
     dims: dict[str, int]
@@ -45,12 +49,19 @@ class FeatureLayout:
     embedding_dim: int | None = None
     audio_label_columns: list[str] = field(default_factory=list)
     descriptor_columns: list[str] = field(default_factory=list)
+    evidence_dims: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, table: FeatureTable, space_dim: int, **extra) -> FeatureLayout:
         """Choose the blocks present in `table` and measure means and deviations of the others."""
         blocks = [name for name, block in table.blocks.items() if block.present.any()]
-        layout = cls(blocks=blocks, dims={name: table.blocks[name].dim for name in blocks}, space_dim=space_dim, **extra)
+        layout = cls(
+            blocks=blocks,
+            dims={name: table.blocks[name].dim for name in blocks},
+            space_dim=space_dim,
+            evidence_dims={name: table.blocks[name].evidence_dim for name in blocks if table.blocks[name].evidence_dim},
+            **extra,
+        )
         for name in blocks:
             if name in SPACE_BLOCKS:
                 continue
@@ -64,15 +75,19 @@ class FeatureLayout:
     def space_blocks(self) -> list[int]:
         return [index for index, name in enumerate(self.blocks) if name in SPACE_BLOCKS]
 
+    def width(self, name: str) -> int:
+        """Input columns of block `name`: its values and its evidence."""
+        return self.dims[name] + self.evidence_dims.get(name, 0)
+
     @property
     def input_dim(self) -> int:
-        return sum(self.dims[name] for name in self.blocks)
+        return sum(self.width(name) for name in self.blocks)
 
     def block_slices(self) -> list[slice]:
         slices, start = [], 0
         for name in self.blocks:
-            slices.append(slice(start, start + self.dims[name]))
-            start += self.dims[name]
+            slices.append(slice(start, start + self.width(name)))
+            start += self.width(name)
         return slices
 
     def encode(self, table: FeatureTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -91,6 +106,13 @@ class FeatureLayout:
             if name in self.means:
                 values = (values - np.asarray(self.means[name], np.float32)) / np.asarray(self.stds[name], np.float32)
             present = block.present
+            evidence_dim = self.evidence_dims.get(name, 0)
+            if evidence_dim:
+                if block.evidence_dim != evidence_dim:
+                    raise ColdStartError(
+                        f"feature block {name!r} has {block.evidence_dim} evidence columns, the model expects {evidence_dim}"
+                    )
+                values = np.hstack([values, block.evidence])
             x[present, columns] = values[present]
             mask[:, index] = present
             if name in SPACE_BLOCKS:

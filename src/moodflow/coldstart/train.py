@@ -4,6 +4,13 @@ Feature missingness is handled by feature dropout. In every epoch each
 present block of each training row is hidden with probability
 `feature_dropout`, and a row keeps all its blocks when dropout would hide
 every one. One network therefore learns every combination of blocks.
+
+The MLP's loss is `1 - cos(prediction, target)` plus, with
+`training.partner_weight > 0`, a partner loss: a softmax over the warm
+tracks' vectors (sampled negatives, temperature `partner_temperature`)
+that rewards ranking the track's later playlist partners high, since they
+are what a projected release must be retrieved with. The track's own row
+is masked out of the softmax, because a new release is not in the catalogue.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from moodflow.coldstart.assemble import TrainingRows
 from moodflow.coldstart.errors import NoTrainingDataError
 from moodflow.coldstart.features import FeatureTable
 from moodflow.coldstart.model import RidgeProjection
@@ -66,8 +74,55 @@ def fit_layout(table: FeatureTable, targets: np.ndarray, **extra) -> tuple[Featu
     return FeatureLayout.fit(table, space_dim=targets.shape[1], **extra), usable
 
 
-def train_mlp(table: FeatureTable, targets: np.ndarray, space_id: str, config: DictConfig, layout: FeatureLayout) -> ColdStartModel:
-    """Train the MLP with a cosine loss `1 - cos(prediction, target)` and early stopping."""
+class PartnerLoss:
+    """Sampled-softmax loss over the warm catalogue with each row's playlist partners as positives."""
+
+    def __init__(self, catalogue: np.ndarray, partners: list[np.ndarray], own_rows: np.ndarray, settings: DictConfig,
+                 rng: np.random.Generator) -> None:
+        self.catalogue = torch.from_numpy(np.ascontiguousarray(catalogue, dtype=np.float32))
+        self.partners = partners
+        self.own_rows = np.asarray(own_rows, dtype=np.int64)
+        self.temperature = float(settings.partner_temperature)
+        self.negatives = min(int(settings.partner_negatives), len(catalogue))
+        self.max_partners = int(settings.max_partners)
+        self.rng = rng
+
+    def partner_matrix(self, rows: np.ndarray) -> np.ndarray:
+        """Return `[len(rows), max_partners]` catalogue rows of partners, -1 where there are fewer."""
+        matrix = np.full((len(rows), self.max_partners), -1, dtype=np.int64)
+        for index, row in enumerate(rows):
+            partners = self.partners[row]
+            if len(partners) > self.max_partners:
+                partners = self.rng.choice(partners, size=self.max_partners, replace=False)
+            matrix[index, : len(partners)] = partners
+        return matrix
+
+    def __call__(self, prediction: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
+        partners = torch.from_numpy(self.partner_matrix(rows))
+        valid = partners >= 0
+        has_partners = valid.any(dim=1)
+        if not has_partners.any():
+            return prediction.new_zeros(())
+        sampled = torch.from_numpy(self.rng.choice(len(self.catalogue), size=self.negatives, replace=False))
+        own = torch.from_numpy(self.own_rows[rows])
+        negative_logits = (prediction @ self.catalogue[sampled].T / self.temperature).masked_fill(
+            sampled[None, :] == own[:, None], float("-inf")
+        )
+        positive_logits = (prediction[:, None, :] * self.catalogue[partners.clamp(min=0)]).sum(dim=-1) / self.temperature
+        log_probability = positive_logits - torch.logaddexp(positive_logits, torch.logsumexp(negative_logits, dim=1, keepdim=True))
+        per_row = (log_probability * valid).sum(dim=1)[has_partners] / valid.sum(dim=1)[has_partners]
+        return -per_row.mean()
+
+
+def train_mlp(
+    table: FeatureTable,
+    targets: np.ndarray,
+    space_id: str,
+    config: DictConfig,
+    layout: FeatureLayout,
+    partner_loss: PartnerLoss | None = None,
+) -> ColdStartModel:
+    """Train the MLP with the cosine loss (plus the weighted partner loss when given) and early stopping."""
     settings = config.training
     rng = np.random.default_rng(settings.seed)
     torch.manual_seed(settings.seed)
@@ -75,6 +130,7 @@ def train_mlp(table: FeatureTable, targets: np.ndarray, space_id: str, config: D
     targets = targets.astype(np.float32)
     validation = split_by_track(table.track_ids, settings.validation_fraction, rng)
     train_rows = np.flatnonzero(~validation)
+    partner_weight = float(settings.get("partner_weight", 0.0)) if partner_loss is not None else 0.0
     validation_mask = drop_blocks(mask[validation], settings.feature_dropout, rng)
     validation_x, validation_space = apply_mask(x[validation], space_inputs[validation], validation_mask, layout)
 
@@ -110,6 +166,8 @@ def train_mlp(table: FeatureTable, targets: np.ndarray, space_id: str, config: D
             batch = slice(start, start + settings.batch_size)
             prediction = network(torch.from_numpy(epoch_x[batch]), torch.from_numpy(epoch_mask[batch]), torch.from_numpy(epoch_space[batch]))
             loss = (1.0 - (prediction * torch.from_numpy(epoch_targets[batch])).sum(dim=1)).mean()
+            if partner_weight:
+                loss = loss + partner_weight * partner_loss(prediction, rows[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -163,13 +221,42 @@ TRAINERS: dict[str, Callable[..., ColdStartModel]] = {"mlp": train_mlp, "ridge":
 
 
 def train_models(
-    table: FeatureTable, targets: np.ndarray, space_id: str, config: DictConfig, kinds=("mlp", "ridge"), **layout_extra
+    table: FeatureTable,
+    targets: np.ndarray,
+    space_id: str,
+    config: DictConfig,
+    kinds=("mlp", "ridge"),
+    partners: list[np.ndarray] | None = None,
+    space=None,
+    **layout_extra,
 ) -> dict[str, ColdStartModel]:
-    """Train each model kind in `kinds` on the usable rows of `table`; return them by kind."""
+    """Train each model kind in `kinds` on the usable rows of `table`; return them by kind.
+
+    With `partners` (one array of catalogue rows per table row) and the
+    `space` whose vectors form the catalogue, the MLP also learns the
+    partner loss.
+    """
     layout, usable = fit_layout(table, targets, **layout_extra)
     rows = np.flatnonzero(usable)
     subset = FeatureTable(
         table.track_ids[rows],
-        {name: type(block)(block.values[rows], block.present[rows]) for name, block in table.blocks.items()},
+        {name: block.take(rows) for name, block in table.blocks.items()},
     )
-    return {kind: TRAINERS[kind](subset, targets[rows], space_id, config, layout) for kind in kinds}
+    partner_loss = None
+    if partners is not None and space is not None and config.training.get("partner_weight", 0.0):
+        partner_loss = PartnerLoss(
+            space.vectors, [partners[row] for row in rows], space.rows_of(subset.track_ids), config.training,
+            np.random.default_rng(config.training.seed + 1),
+        )
+    models = {}
+    for kind in kinds:
+        if kind == "mlp":
+            models[kind] = train_mlp(subset, targets[rows], space_id, config, layout, partner_loss)
+        else:
+            models[kind] = TRAINERS[kind](subset, targets[rows], space_id, config, layout)
+    return models
+
+
+def train_from_rows(rows: TrainingRows, space, config: DictConfig, kinds=("mlp", "ridge")) -> dict[str, ColdStartModel]:
+    """Train on `warm_training_rows` output for `space`, with the partner loss when the rows have partners."""
+    return train_models(rows.table, rows.targets, space.space_id, config, kinds, partners=rows.partners, space=space, **rows.extras)
