@@ -259,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging()
     config = load_config(None, args.overrides)
+    source = source_state()  # at start-up, right after the cold-start code was imported
     rng = np.random.default_rng(args.seed)
     temporary = None if args.work_dir else tempfile.TemporaryDirectory(prefix="bench_coldstart_synth_")
     work = (args.work_dir or Path(temporary.name)).resolve()
@@ -315,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         "mlp_predict_tracks_per_second": throughput(models["mlp"], tables[1]),
         "ridge_predict_tracks_per_second": throughput(models["ridge"], tables[1]),
         "coldstart_config": OmegaConf.to_container(config, resolve=True),
-        "source": source_state(),
+        "source": source,
     }
     print(json.dumps(summary, indent=2))
     print_markdown(results)
