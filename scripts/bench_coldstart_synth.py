@@ -58,10 +58,10 @@ import pandas as pd
 from bench_coldstart_aotm import align, evaluate, hidden_features, print_markdown, throughput, unit
 from omegaconf import OmegaConf
 
-from moodflow.coldstart.assemble import warm_training_table
+from moodflow.coldstart.assemble import warm_training_rows
 from moodflow.coldstart.cli import load_config
 from moodflow.coldstart.features import FeatureTable, descriptor_block
-from moodflow.coldstart.train import train_models
+from moodflow.coldstart.train import train_from_rows
 from moodflow.demo import REPO_ROOT, DemoRunner
 from moodflow.hashing import content_hash
 from moodflow.logs import configure_logging
@@ -235,22 +235,21 @@ def train_and_score(reduced, config, tags, data: dict, hidden, true, seed: int, 
     """
     hidden_set = set(hidden.tolist())
     warm_tags = tags[~tags["track_id"].isin(hidden_set)]
-    table, targets, extras = warm_training_table(reduced, config, warm_tags, data["kept_metadata"], data["reduced_playlists"])
-    models = train_models(table, targets, reduced.space_id, config, **extras)
+    rows = warm_training_rows(reduced, config, warm_tags, data["kept_metadata"], data["reduced_playlists"])
+    models = train_from_rows(rows, reduced, config)
     tables, partner_rows = hidden_features(
         reduced, models["mlp"].layout, config, hidden, data["playlists"], data["metadata"], data["kept_metadata"],
         np.random.default_rng([seed, 1]), tags=tags,
     )
     results = evaluate(models, reduced, tables, true, partner_rows, seed, feature_sets)
-    return models, len(table), tables, partner_rows, results
+    return models, len(rows.table), tables, partner_rows, results
 
 
 def factor_scores(reduced, config, name: str, factors: pd.DataFrame, columns, hidden, true, partner_rows, seed: int) -> dict:
     """Train the MLP and ridge on hidden factor `columns` alone, on every warm track, and score them."""
     factor_config = OmegaConf.merge(config, {"features": {"descriptor_columns": list(columns)}})
     warm = factors[~factors["track_id"].isin(set(hidden.tolist()))]
-    table, targets, extras = warm_training_table(reduced, factor_config, None, warm, None)
-    models = train_models(table, targets, reduced.space_id, factor_config, **extras)
+    models = train_from_rows(warm_training_rows(reduced, factor_config, None, warm, None), reduced, factor_config)
     hidden_table = FeatureTable(hidden, {"descriptors": descriptor_block(hidden, factors, columns)})
     return evaluate(models, reduced, {1: hidden_table}, true, partner_rows, seed, {name: (["descriptors"], 1)})
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from moodflow.coldstart.assemble import release_table, warm_training_table
+from moodflow.coldstart.assemble import release_table, warm_training_rows
 from moodflow.coldstart.features import FeatureBlock, FeatureTable
 from moodflow.coldstart.train import train_models
 
@@ -22,7 +22,8 @@ def audio_projection():
     playlists, tags, clusters = linked_world(seed=5, n_tracks=400, n_playlists=3000)
     space = build_small_space(playlists)
     config = small_config()
-    table, targets, extras = warm_training_table(space, config, tags=tags)
+    rows = warm_training_rows(space, config, tags=tags)
+    table, targets, extras = rows.table, rows.targets, rows.extras
 
     rng = np.random.default_rng(0)
     held_out = rng.random(len(table)) < 0.2

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import special_ortho_group
 
-from moodflow.coldstart.assemble import warm_training_table
+from moodflow.coldstart.assemble import warm_training_rows
 from moodflow.coldstart.errors import ColdStartError
 from moodflow.coldstart.features import ArtistCatalogue
 from moodflow.coldstart.holdout import check_holdout_settings, holdout_shares, rotation_between
@@ -59,7 +59,8 @@ def world():
 def test_heldout_rows_come_from_rebuilt_spaces(world):
     playlists, space = world
     config = small_config(**{"features.holdout_rounds": 2, "features.holdout_fraction": 0.2, "features.max_usage_playlists": 2})
-    table, targets, _ = warm_training_table(space, config, playlists=playlists)
+    rows = warm_training_rows(space, config, playlists=playlists)
+    table, targets = rows.table, rows.targets
 
     held_out = np.unique(table.track_ids)
     assert len(held_out) == 2 * round(0.2 * len(space.track_ids))
@@ -67,7 +68,8 @@ def test_heldout_rows_come_from_rebuilt_spaces(world):
     usage = table.blocks["usage"]
     np.testing.assert_allclose(np.linalg.norm(usage.values[usage.present], axis=1), 1.0, atol=1e-5)
 
-    in_place = warm_training_table(space, small_config(**{"features.holdout_rounds": 0, "features.max_usage_playlists": 2}), playlists=playlists)
+    in_place_rows = warm_training_rows(space, small_config(**{"features.holdout_rounds": 0, "features.max_usage_playlists": 2}), playlists=playlists)
+    in_place = (in_place_rows.table, in_place_rows.targets)
     first = np.flatnonzero(usage.present)[0]
     same_track = np.flatnonzero((in_place[0].track_ids == table.track_ids[first]) & in_place[0].blocks["usage"].present)[0]
     assert not np.allclose(usage.values[first], in_place[0].blocks["usage"].values[same_track])
@@ -81,7 +83,7 @@ def test_heldout_rows_come_from_rebuilt_spaces(world):
 def test_second_level_rows_need_two_playlists(world):
     playlists, space = world
     config = small_config(**{"features.holdout_rounds": 0, "features.max_usage_playlists": 2})
-    table, _, _ = warm_training_table(space, config, playlists=playlists)
+    table = warm_training_rows(space, config, playlists=playlists).table
     n = len(space.track_ids)
     per_track = playlists.groupby("track_id")["playlist_id"].nunique()
     second_level = table.track_ids[n:]

@@ -58,7 +58,8 @@ class TrainingRows:
     `extras` the layout settings for `FeatureLayout.fit`. `partners[i]` lists
     the space rows of the tracks that share a playlist with row `i`'s track
     in the playlists its usage block did not read; they are empty when the
-    rows come without playlists.
+    rows come without playlists. `usage_levels[i]` is the number of
+    playlists row `i`'s usage block may read (None without playlists).
     """
 
     table: FeatureTable
@@ -66,12 +67,6 @@ class TrainingRows:
     extras: dict
     partners: list[np.ndarray]
     usage_levels: np.ndarray | None = None
-
-
-def warm_training_table(space, config: DictConfig, *args, **kwargs) -> tuple[FeatureTable, np.ndarray, dict]:
-    """Return the table, targets and layout extras of `warm_training_rows` (same arguments)."""
-    rows = warm_training_rows(space, config, *args, **kwargs)
-    return rows.table, rows.targets, rows.extras
 
 
 def warm_training_rows(
