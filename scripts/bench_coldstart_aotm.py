@@ -40,6 +40,7 @@ from omegaconf import OmegaConf
 from moodflow.coldstart.assemble import release_table, warm_training_rows
 from moodflow.coldstart.cli import load_config
 from moodflow.coldstart.features import FeatureTable, concat_tables, playlists_by_track, usage_block
+from moodflow.coldstart.holdout import rotation_between
 from moodflow.coldstart.train import train_from_rows
 from moodflow.logs import configure_logging
 
@@ -67,12 +68,6 @@ def build(playlists: pd.DataFrame, overrides: list[str]):
     space = build_space(playlists[["playlist_id", "track_id", "position"]], config)
     logger.info("space %s: %d warm tracks in %.1f s", space.space_id, len(space.track_ids), time.perf_counter() - started)
     return space
-
-
-def procrustes(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Return the orthogonal Q minimising ||source @ Q - target||_F (Schönemann 1966)."""
-    left, _, right = np.linalg.svd(source.T.astype(np.float64) @ target.astype(np.float64))
-    return left @ right
 
 
 def unit(matrix: np.ndarray) -> np.ndarray:
@@ -245,12 +240,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def align(full, reduced) -> tuple[np.ndarray, float]:
     """Fit the rotation from the full space to the reduced one on the tracks warm in both."""
-    shared = sorted(set(full.track_ids.tolist()) & set(reduced.track_ids.tolist()))
-    full_vectors = full.vectors[[full.row_of(track_id) for track_id in shared]]
-    reduced_vectors = reduced.vectors[[reduced.row_of(track_id) for track_id in shared]]
-    rotation = procrustes(full_vectors, reduced_vectors)
-    cosine = float((unit(full_vectors @ rotation) * reduced_vectors).sum(axis=1).mean())
-    logger.info("Procrustes alignment on %d shared tracks: mean cosine %.4f", len(shared), cosine)
+    rotation, cosine = rotation_between(full, reduced)
+    logger.info("Procrustes alignment of the full space onto the reduced one: mean cosine %.4f", cosine)
     return rotation, cosine
 
 

@@ -143,21 +143,21 @@ def warm_training_rows(
         ]
         groups = [(track_ids, rows, blocks, usage_levels)]
 
-    levels, targets, partners, row_levels = [], [], [], []
+    parts, targets, partners, row_levels = [], [], [], []
     for group_ids, group_rows, group_blocks, usage_levels in groups:
+        counts = np.fromiter((len(shuffled.get(track_id, ())) for track_id in group_ids), dtype=np.int64)
         for level, usage in enumerate(usage_levels, start=1):
             if level == 1:
                 keep = np.arange(len(group_ids))
             else:
-                counts = np.fromiter((len(shuffled.get(track_id, ())) for track_id in group_ids), dtype=np.int64)
                 keep = np.flatnonzero(usage.present & (counts >= level))
             level_blocks = {name: block.take(keep) for name, block in group_blocks.items()}
             level_blocks["usage"] = usage.take(keep)
-            levels.append(FeatureTable(group_ids[keep], level_blocks))
+            parts.append(FeatureTable(group_ids[keep], level_blocks))
             targets.append(space.vectors[group_rows[keep]])
             row_levels.append(np.full(len(keep), level))
             partners += [_later_partners(space, track_id, shuffled.get(track_id, [])[level:]) for track_id in group_ids[keep]]
-    rows = TrainingRows(concat_tables(levels), np.concatenate(targets).astype(np.float32), extras, partners, np.concatenate(row_levels))
+    rows = TrainingRows(concat_tables(parts), np.concatenate(targets).astype(np.float32), extras, partners, np.concatenate(row_levels))
     _log_feature_agreement(rows)
     return rows
 

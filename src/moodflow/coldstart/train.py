@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
@@ -217,7 +218,6 @@ def train_ridge(table: FeatureTable, targets: np.ndarray, space_id: str, config:
     return ColdStartModel("ridge", layout, space_id, ridge=ridge, summary=summary)
 
 
-TRAINERS: dict[str, Callable[..., ColdStartModel]] = {"mlp": train_mlp, "ridge": train_ridge}
 
 
 def train_models(
@@ -248,13 +248,11 @@ def train_models(
             space.vectors, [partners[row] for row in rows], space.rows_of(subset.track_ids), config.training,
             np.random.default_rng(config.training.seed + 1),
         )
-    models = {}
-    for kind in kinds:
-        if kind == "mlp":
-            models[kind] = train_mlp(subset, targets[rows], space_id, config, layout, partner_loss)
-        else:
-            models[kind] = TRAINERS[kind](subset, targets[rows], space_id, config, layout)
-    return models
+    trainers: dict[str, Callable[..., ColdStartModel]] = {
+        "mlp": partial(train_mlp, partner_loss=partner_loss),
+        "ridge": train_ridge,
+    }
+    return {kind: trainers[kind](subset, targets[rows], space_id, config, layout) for kind in kinds}
 
 
 def train_from_rows(rows: TrainingRows, space, config: DictConfig, kinds=("mlp", "ridge")) -> dict[str, ColdStartModel]:
