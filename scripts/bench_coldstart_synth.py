@@ -36,7 +36,7 @@ Usage:
     nice -n 10 .venv/bin/python scripts/bench_coldstart_synth.py --out-json /tmp/coldstart_synth.json
 
 To score another cold-start config without training the tagger again, keep
-the work folder, then run again with `--reuse` and the same corpus arguments:
+the work folder. Then run again with `--reuse` and the same corpus arguments:
     nice -n 10 .venv/bin/python scripts/bench_coldstart_synth.py --work-dir /tmp/synth-work --out-json a.json
     nice -n 10 .venv/bin/python scripts/bench_coldstart_synth.py --work-dir /tmp/synth-work --reuse \
         --set features.holdout_rounds=0 --out-json b.json

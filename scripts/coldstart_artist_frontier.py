@@ -8,10 +8,11 @@ negative `beta` moves away from them. The table shows whether any such
 shift gains mean cosine without losing recall@50. A model whose only input
 is the artist mean would need such a shift to beat it on both.
 
-A second table scores other vectors built from the artist's warm tracks:
-the mean weighted by the square root of each track's playlist count, the
-fold-in (weighted mean and SVD) of every playlist of the artist's tracks,
-and the mean moved towards the average of its `k` nearest warm songs.
+A second table scores other vectors built from the artist's warm tracks.
+One is the mean weighted by the square root of each track's playlist count.
+Two are the fold-ins (weighted mean and SVD) of every playlist of the
+artist's tracks. The last moves the mean towards the average of its `k`
+nearest warm songs.
 
 Usage:
     nice -n 10 .venv/bin/python scripts/coldstart_artist_frontier.py \

@@ -68,7 +68,8 @@ def test_heldout_rows_come_from_rebuilt_spaces(world):
     usage = table.blocks["usage"]
     np.testing.assert_allclose(np.linalg.norm(usage.values[usage.present], axis=1), 1.0, atol=1e-5)
 
-    in_place_rows = warm_training_rows(space, small_config(**{"features.holdout_rounds": 0, "features.max_usage_playlists": 2}), playlists=playlists)
+    in_place_config = small_config(**{"features.holdout_rounds": 0, "features.max_usage_playlists": 2})
+    in_place_rows = warm_training_rows(space, in_place_config, playlists=playlists)
     in_place = (in_place_rows.table, in_place_rows.targets)
     first = np.flatnonzero(usage.present)[0]
     same_track = np.flatnonzero((in_place[0].track_ids == table.track_ids[first]) & in_place[0].blocks["usage"].present)[0]

@@ -31,14 +31,14 @@ def test_usage_evidence_counts_playlists_read(small_space):
     assert block.evidence[:, 0].tolist() == [2.0, 1.0, 0.0]
 
 
-def test_artist_evidence_is_log_of_tracks_in_mean(small_space):
+def test_artist_evidence_logs_track_count(small_space):
     metadata = pd.DataFrame({"track_id": ["w0", "w1", "w2", "new"], "artist": ["A", "A", "A", "A"]})
     block = ArtistCatalogue(small_space, metadata).warm_block(["w0", "new"])
-    # w0 leaves itself out (2 others); the new track uses all 3.
+    # w0 leaves itself out and keeps 2 tracks, while the new track uses all 3.
     np.testing.assert_allclose(block.evidence[:, 0], np.log1p([2, 3]))
 
 
-def test_layout_appends_evidence_and_checks_its_width(small_space):
+def test_layout_appends_and_checks_evidence(small_space):
     playlists_of = {"new": [["new", "w0"], ["w1", "new"]]}
     table = FeatureTable(np.array(["new"]), {"usage": usage_block(small_space, ["new"], playlists_of, 2)})
     layout = FeatureLayout.fit(table, space_dim=4)
@@ -85,7 +85,7 @@ def test_partner_loss_is_zero_without_partners():
     assert loss(torch.ones(1, 3), np.array([0])).item() == 0.0
 
 
-def test_training_with_partner_loss_gives_unit_vectors():
+def test_partner_training_gives_unit_vectors():
     playlists, _, _ = linked_world(seed=4, n_tracks=200, n_playlists=1500)
     space = build_small_space(playlists)
     config = small_config(**{

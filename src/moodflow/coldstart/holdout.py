@@ -35,11 +35,11 @@ logger = logging.getLogger(__name__)
 def check_holdout_settings(rounds: int, fraction: float) -> None:
     """Raise `ColdStartError` unless `rounds` disjoint shares of `fraction` fit in the warm tracks."""
     if rounds < 0:
-        raise ColdStartError(f"features.holdout_rounds must be >= 0, got {rounds}")
+        raise ColdStartError(f"invalid features.holdout_rounds {rounds}; use 0 (no held-out rows) or more")
     if rounds and not 0.0 < fraction <= 1.0 / rounds:
         raise ColdStartError(
-            f"features.holdout_fraction must be in (0, 1/holdout_rounds] = (0, {1.0 / rounds:.3f}] so that the "
-            f"{rounds} held-out shares are disjoint, got {fraction}"
+            f"invalid features.holdout_fraction {fraction}; with {rounds} rounds use a value in "
+            f"(0, {1.0 / rounds:.3f}] so that the held-out shares are disjoint"
         )
 
 

@@ -110,7 +110,8 @@ class FeatureLayout:
             if evidence_dim:
                 if block.evidence_dim != evidence_dim:
                     raise ColdStartError(
-                        f"feature block {name!r} has {block.evidence_dim} evidence columns, the model expects {evidence_dim}"
+                        f"feature block {name!r} has {block.evidence_dim} evidence columns, the model expects "
+                        f"{evidence_dim}; retrain the model with this version of moodflow"
                     )
                 values = np.hstack([values, block.evidence])
             x[present, columns] = values[present]
